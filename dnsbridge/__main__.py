@@ -1,0 +1,3 @@
+from dnsbridge.cli import main
+
+main()

@@ -1,0 +1,279 @@
+"""The `dnsbridge` command line: options, environment, exit codes (DESIGN.md's contract).
+
+Input is validated before any API is called, so bad input exits 2 with nothing changed. The
+provider SDKs are imported only once a command needs them: `dnsbridge --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+import click
+
+from dnsbridge import __version__, names
+from dnsbridge import provider as provider_registry
+from dnsbridge.errors import DnsbridgeError, UsageError
+from dnsbridge.onboard import DomainResult, Options, onboard
+from dnsbridge.provider import Provider, ProviderSettings
+from dnsbridge.report import RedactingFormatter, Redactor, exit_code, render_json, render_text
+from dnsbridge.retry import RetryPolicy
+from dnsbridge.ses import REGION_HOSTS, Ses
+from dnsbridge.tencent import credentials_from
+
+log = logging.getLogger("dnsbridge")
+CALL_TIMEOUT = 15.0  # seconds for any one API call
+
+
+class _LevelFormatter(RedactingFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def _setup_logging(verbosity: int, redactor: Redactor, stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_LevelFormatter(redactor, "%(message)s"))
+    root = logging.getLogger("dnsbridge")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+    if verbosity > 1:  # -vv: the SDKs' own debug logs too (they never log our secret key)
+        for name in ("tencentcloud_sdk_common", "botocore", "cloudflare"):
+            sdk = logging.getLogger(name)
+            sdk.handlers[:] = [handler]
+            sdk.setLevel(logging.DEBUG)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: also the SDKs' debug logs).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr; no text summary.")
+@click.version_option(__version__, "--version", prog_name="dnsbridge")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Onboard sender domains to Tencent Cloud SES: register, write DNS records, verify.
+
+    \b
+    Exit codes: 0 verified (or done, with --dry-run / --no-wait); 1 failed (API, auth,
+    conflict); 2 bad usage or input, nothing changed; 3 records in place but SES did not
+    verify before --timeout. With several domains the worst code wins.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbosity"] = -1 if quiet else verbose
+    env = dict(os.environ)
+    ctx.obj["env"] = env
+    ctx.obj["redactor"] = Redactor(env)
+    _setup_logging(ctx.obj["verbosity"], ctx.obj["redactor"], sys.stderr)
+
+
+def _domain_options(fn: Any) -> Any:
+    for option in reversed(
+        [
+            click.argument("domains", nargs=-1, metavar="DOMAIN..."),
+            click.option(
+                "--from-file", type=click.File("r"), help="Read domains from FILE, one per line ('-': stdin)."
+            ),
+            click.option(
+                "--provider",
+                envvar="DNSBRIDGE_PROVIDER",
+                default="auto",
+                show_default=True,
+                help="DNS provider plugin (see `dnsbridge providers`), or auto. [env DNSBRIDGE_PROVIDER]",
+            ),
+            click.option("--zone", help="The zone holding the domain's records (skips zone discovery)."),
+            click.option(
+                "--region",
+                envvar="DNSBRIDGE_REGION",
+                default="ap-singapore",
+                show_default=True,
+                type=click.Choice(sorted(REGION_HOSTS)),
+                help="SES region. [env DNSBRIDGE_REGION]",
+            ),
+            click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _onboard_options(fn: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--dkim-bits",
+                envvar="DNSBRIDGE_DKIM_BITS",
+                type=click.Choice(["1024", "2048"]),
+                default="2048",
+                show_default=True,
+                help="DKIM key length for a new identity. [env DNSBRIDGE_DKIM_BITS]",
+            ),
+            click.option(
+                "--timeout",
+                envvar="DNSBRIDGE_TIMEOUT",
+                type=click.FloatRange(min=1, max=86400),
+                default=900,
+                show_default=True,
+                help="Seconds to wait for verification, all stages together. [env DNSBRIDGE_TIMEOUT]",
+            ),
+            click.option(
+                "--ttl",
+                type=click.IntRange(min=1, max=604800),
+                help="TTL of records written (provider default if unset).",
+            ),
+            click.option("--replace-mx", is_flag=True, help="Replace an existing MX with SES's (default: skip it)."),
+            click.option(
+                "--propagation-check/--no-propagation-check",
+                envvar="DNSBRIDGE_PROPAGATION_CHECK",
+                default=True,
+                show_default=True,
+                help="Wait for the zone's authoritative nameservers before asking SES. "
+                "[env DNSBRIDGE_PROPAGATION_CHECK]",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@cli.command("onboard")
+@_domain_options
+@_onboard_options
+@click.option("--no-wait", is_flag=True, help="Write the records and stop; don't wait for verification.")
+@click.option("--dry-run", is_flag=True, help="Show what would change and change nothing (same as `plan`).")
+@click.pass_context
+def onboard_command(ctx: click.Context, /, **kw: Any) -> None:
+    """Register DOMAIN with SES, write the records it needs, wait until it is verified."""
+    _run(ctx, kw, dry_run=kw.pop("dry_run"), wait=not kw.pop("no_wait"))
+
+
+@cli.command("plan")
+@_domain_options
+@_onboard_options
+@click.pass_context
+def plan_command(ctx: click.Context, /, **kw: Any) -> None:
+    """Show what `onboard` would change (reads only; changes nothing)."""
+    _run(ctx, kw, dry_run=True, wait=False)
+
+
+def _read_domains(args: Sequence[str], from_file: TextIO | None) -> list[str]:
+    raw = list(args)
+    if from_file is not None:
+        raw += [line.split("#", 1)[0].strip() for line in from_file]
+        raw = [d for d in raw if d]
+    if not raw:
+        raise UsageError("no domain given", hint="pass DOMAIN... or --from-file FILE")
+    out: list[str] = []
+    for item in raw:
+        domain = names.sender_domain(item)
+        if domain not in out:
+            out.append(domain)
+    return out
+
+
+def _run(ctx: click.Context, kw: dict[str, Any], *, dry_run: bool, wait: bool) -> None:
+    env: dict[str, str] = ctx.obj["env"]
+    output: str = kw["output"]
+    results: list[DomainResult] = []
+    try:
+        domains = _read_domains(kw["domains"], kw["from_file"])
+        options = Options(
+            provider=kw["provider"],
+            zone=names.normalise(kw["zone"]) if kw["zone"] else None,
+            region=kw["region"],
+            dkim_bits=int(kw["dkim_bits"]),
+            timeout=float(kw["timeout"]),
+            wait=wait,
+            dry_run=dry_run,
+            replace_mx=kw["replace_mx"],
+            propagation_check=kw["propagation_check"],
+            ttl=kw["ttl"],
+        )
+        ses = _ses(env, options.region)
+        dns_provider = _provider(options.provider, domains[0], env, ttl=options.ttl)
+        ctx.obj["redactor"].secrets.extend(dns_provider.secrets())
+        results = [onboard(d, ses, dns_provider, options, env) for d in domains]
+    except DnsbridgeError as exc:
+        _fail(ctx, exc, output)
+    _emit(ctx, results, output, dry_run)
+
+
+def _ses(env: Mapping[str, str], region: str) -> Ses:
+    return Ses(credentials_from(env), region, env, retry=RetryPolicy(), timeout=CALL_TIMEOUT)
+
+
+def _provider(name: str, domain: str, env: Mapping[str, str], ttl: int | None = None) -> Provider:
+    if name == "auto":
+        from dnsbridge.detect import detect
+
+        name = detect(domain, env)
+    cls = provider_registry.load(name)
+    return cls(ProviderSettings(env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl))
+
+
+def _emit(ctx: click.Context, results: Sequence[DomainResult], output: str, dry_run: bool) -> None:
+    redactor: Redactor = ctx.obj["redactor"]
+    if output == "json":
+        click.echo(redactor(render_json(results)))
+    elif ctx.obj["verbosity"] >= 0:
+        click.echo(redactor(render_text(results, dry_run)))
+    ctx.exit(exit_code(results))
+
+
+def _fail(ctx: click.Context, exc: DnsbridgeError, output: str) -> None:
+    """An error before any domain's own flow began (bad input, credentials): nothing was changed."""
+    redactor: Redactor = ctx.obj["redactor"]
+    log.error("%s", exc)
+    if output == "json":
+        document = {"domains": [], "error": {"code": exc.code, "message": str(exc)}}
+        click.echo(redactor(json.dumps(document, indent=2, ensure_ascii=False)))
+    ctx.exit(exc.exit_code)
+
+
+@cli.command("status")
+@_domain_options
+@click.pass_context
+def status_command(ctx: click.Context, /, **kw: Any) -> None:
+    """SES's view, the DNS view and the provider's view of DOMAIN's records, side by side."""
+    from dnsbridge.status import status
+
+    env: dict[str, str] = ctx.obj["env"]
+    try:
+        domains = _read_domains(kw["domains"], kw["from_file"])
+        ses = _ses(env, kw["region"])
+        dns_provider = _provider(kw["provider"], domains[0], env)
+        ctx.obj["redactor"].secrets.extend(dns_provider.secrets())
+        zone = names.normalise(kw["zone"]) if kw["zone"] else None
+        reports = [status(d, ses, dns_provider, zone, env) for d in domains]
+    except DnsbridgeError as exc:
+        _fail(ctx, exc, kw["output"])
+        return
+    redactor: Redactor = ctx.obj["redactor"]
+    if kw["output"] == "json":
+        click.echo(redactor(json.dumps({"domains": [r.as_dict() for r in reports]}, indent=2, ensure_ascii=False)))
+    else:
+        click.echo(redactor("\n\n".join(r.render() for r in reports)))
+    ctx.exit(max((r.exit_code for r in reports), default=0))
+
+
+@cli.command("providers")
+def providers_command() -> None:
+    """List the installed DNS provider plugins."""
+    for name, target in sorted(provider_registry.available().items()):
+        click.echo(f"{name:<12} {target}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="dnsbridge")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception:  # a bug: show the traceback, but never a secret that a frame's text held
+        click.echo(Redactor(os.environ)(traceback.format_exc()), err=True)
+        click.echo("dnsbridge: internal error (the traceback above is a bug; please report it)", err=True)
+        sys.exit(1)

@@ -1,0 +1,110 @@
+"""The pluggable part: what a DNS provider adapter must do, and how adapters are found.
+
+A provider writes three hooks — `find_zone`, `read`, `apply` — and may override `wait_synced`
+and `nameservers`. The core owns everything else (policy, planning, waiting), so an adapter only
+knows its API and its quirks. Adapters are found through the `dnsbridge.providers` entry-point
+group, so a third-party package can add one without touching this repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import ClassVar
+
+from dnsbridge.errors import UnknownProvider, ZoneNotFound
+from dnsbridge.names import is_within
+from dnsbridge.plan import Plan
+from dnsbridge.records import Record
+from dnsbridge.retry import Deadline, RetryPolicy
+
+ENTRY_POINT_GROUP = "dnsbridge.providers"
+# Used only when the package's metadata isn't installed (running from a source checkout).
+BUILTIN = {"dnspod": "providers.dnspod:DnspodProvider"}
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str  # normalised
+    id: str  # the provider's handle
+    nameservers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    env: Mapping[str, str]
+    timeout: float = 15.0  # for each API call
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ttl: int | None = None
+
+
+class Provider:
+    """Base class of every DNS provider adapter."""
+
+    name: ClassVar[str] = ""
+    # Substrings of nameserver host names that identify this provider's zones (auto-detection).
+    nameserver_hints: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        """Read credentials from settings.env; raise MissingCredentials when they're absent."""
+        self.settings = settings
+
+    def find_zone(self, domain: str, zone: str | None = None) -> Zone:
+        """The zone that holds `domain`'s records: `zone` when given, else the longest suffix
+        among the zones the credentials see. Raises ZoneNotFound."""
+        raise NotImplementedError
+
+    def read(self, zone: Zone, names: Sequence[str]) -> list[Record]:
+        """Every record at exactly these names (all types), normalised for comparison."""
+        raise NotImplementedError
+
+    def apply(self, zone: Zone, plan: Plan) -> None:
+        """Make exactly `plan.writes`; never delete, never touch a record the plan doesn't name."""
+        raise NotImplementedError
+
+    def wait_synced(self, zone: Zone, deadline: Deadline) -> None:
+        """Block until the provider says the last apply reached its nameservers (if it can say)."""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Credential values this adapter holds, so reports can make sure none is ever shown."""
+        return ()
+
+
+def longest_suffix(domain: str, zones: Iterable[str]) -> str | None:
+    """The longest zone name that `domain` is in (label-wise), or None."""
+    inside = [z for z in zones if is_within(domain, z)]
+    return max(inside, key=len) if inside else None
+
+
+def zone_not_found(domain: str, provider: str, seen: int) -> ZoneNotFound:
+    return ZoneNotFound(
+        f"no {provider} zone that these credentials can see holds {domain} ({seen} zones checked)",
+        hint="check the credentials' account, or pass --zone",
+    )
+
+
+def available() -> dict[str, str]:
+    """Installed provider names → where their class lives."""
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**BUILTIN, **found}
+
+
+def load(name: str) -> type[Provider]:
+    providers = available()
+    if name not in providers:
+        raise UnknownProvider(
+            f"unknown provider {name!r}; installed: {', '.join(sorted(providers))}",
+            hint="`dnsbridge providers` lists them",
+        )
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            cls = ep.load()
+            break
+    else:
+        module, _, attr = providers[name].partition(":")
+        cls = getattr(import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise UnknownProvider(f"the plugin {name!r} ({providers[name]}) is not a dnsbridge Provider")
+    return cls

@@ -1,0 +1,78 @@
+"""Deadlines and the retry policy shared by every API call.
+
+One deadline bounds a whole run (provider sync, propagation, verification). Throttling and
+transient errors are retried with exponential backoff and full jitter inside it; everything else
+(auth, bad parameters) fails at once, because repeating it can only make things worse. The
+Tencent SDK's own retryer skips several throttling codes, so this policy replaces the SDKs'.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from dnsbridge.errors import ApiError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Deadline:
+    """A point in monotonic time; `remaining()` never goes below zero."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self.at = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self._clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def elapsed(self) -> float:
+        return self.seconds - (self.at - self._clock())
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+
+    base: float = 0.5
+    cap: float = 20.0
+    # The lowest fraction of the exponential step a delay may be: 0 is full jitter (best for
+    # spreading retries of many clients); polls use 0.5 so they never fire back to back.
+    floor: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        step = min(self.cap, self.base * (2 ** min(attempt, 32)))
+        return self.rng.uniform(self.floor * step, step)
+
+
+@dataclass
+class RetryPolicy:
+    backoff: Backoff = field(default_factory=Backoff)
+    max_attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+
+    def call(self, fn: Callable[[], T], deadline: Deadline | None = None) -> T:
+        """Run `fn`, retrying retryable ApiErrors while attempts and the deadline allow."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except ApiError as exc:
+                if not exc.retryable or attempt + 1 >= self.max_attempts:
+                    raise
+                delay = max(self.backoff.delay(attempt), exc.retry_after or 0.0)
+                if deadline is not None and delay >= deadline.remaining():
+                    raise
+                log.debug("%s %s: %s; retrying in %.1fs", exc.service, exc.action, exc.code, delay)
+                self.sleep(delay)
+                attempt += 1

@@ -1,0 +1,1 @@
+"""DNS provider adapters shipped with dnsbridge; each registers under `dnsbridge.providers`."""
