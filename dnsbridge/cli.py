@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -277,3 +278,48 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(Redactor(os.environ)(traceback.format_exc()), err=True)
         click.echo("dnsbridge: internal error (the traceback above is a bug; please report it)", err=True)
         sys.exit(1)
+
+
+@cli.command(
+    "sandbox",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--verify-delay", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Seconds a record must exist before the emulated SES sees it.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def sandbox_command(ctx: click.Context, /, verify_delay: float, args: tuple[str, ...]) -> None:
+    """Run a dnsbridge command against local emulators: no cloud account needed.
+
+    \b
+    Starts the Tencent Cloud (SES, DNSPod) emulator and an authoritative DNS server on
+    127.0.0.1, with a demo zone example.com, then runs ARGS against them, e.g.:
+        dnsbridge sandbox onboard mail.example.com
+        dnsbridge sandbox status mail.example.com
+        dnsbridge sandbox serve     (keep running; prints the environment to use)
+    """
+    from dnsbridge.sandbox.world import Sandbox
+
+    args = args or ("onboard", "mail.example.com")
+    with Sandbox(verify_delay=verify_delay) as box:
+        env = box.env()
+        if args[0] == "serve":
+            for key, value in env.items():
+                click.echo(f"export {key}={value}")
+            click.echo("# sandbox running; Ctrl-C to stop", err=True)
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                return
+        os.environ.update(env)
+        verbosity = ctx.obj["verbosity"]
+        flags = ["-q"] if verbosity < 0 else ["-v"] * verbosity
+        log.info("sandbox: SES %s, DNSPod %s, DNS %s", env["DNSBRIDGE_SES_ENDPOINT"],
+                 env["DNSBRIDGE_DNSPOD_ENDPOINT"], env["DNSBRIDGE_NAMESERVERS"])
+        try:
+            cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
+        except click.exceptions.Exit as done:
+            ctx.exit(done.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            ctx.exit(exc.exit_code)
