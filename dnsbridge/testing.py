@@ -10,8 +10,8 @@ and a third-party plugin run them unchanged: implement `World` for your provider
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,9 +54,9 @@ class Outcome:
 
 def run(world: World, *args: str, env: Mapping[str, str] | None = None) -> Outcome:
     """Run the real command line in-process with only the world's environment."""
-    full = {v: None for v in SECRET_VARIABLES} | {"DNSBRIDGE_PROVIDER": None}
-    full.update(world.env())
-    full.update(env or {})
+    full: dict[str, str | None] = {v: None for v in SECRET_VARIABLES} | {"DNSBRIDGE_PROVIDER": None}
+    full.update(dict(world.env()))
+    full.update(dict(env or {}))
     result = CliRunner().invoke(cli, list(args), env=full, catch_exceptions=False)
     return Outcome(result.exit_code, result.stdout, result.stderr)
 
@@ -152,7 +152,7 @@ def timeout_exits_3(world: World) -> None:
 
 def wrong_secret_exits_1_without_leaking(world: World) -> None:
     world.add_zone("example.com")
-    secret = "Wr0ngSecretValue-4f8a1c"
+    secret = "Wr0ngSecretValue-4f8a1c"  # noqa: S105 - a sentinel to search the output for
     out = run(world, "-v", "onboard", "mail.example.com", env={"TENCENTCLOUD_SECRET_KEY": secret})
     assert out.exit_code == 1, out.stderr
     assert "TENCENTCLOUD_SECRET_KEY" in out.stderr

@@ -15,7 +15,7 @@ from dnsbridge.sandbox.tencent import DNSPOD_DEFAULT_NS, TencentEmulator
 from dnsbridge.sandbox.zones import StoredRecord, ZoneStore
 
 # Obviously fake key pairs, accepted only by the emulators.
-SANDBOX_SECRET_ID = "AKIDsandbox0000000000000000000000000"
+SANDBOX_SECRET_ID = "AKIDsandbox0000000000000000000000000"  # noqa: S105 - emulator only
 SANDBOX_SECRET_KEY = "sandbox-secret-key-not-a-real-one"  # noqa: S105 - accepted only by the emulator
 DEMO_ZONE = "example.com"
 DEMO_DOMAIN = "mail.example.com"
