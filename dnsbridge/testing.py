@@ -54,7 +54,7 @@ class Outcome:
 
 def run(world: World, *args: str, env: Mapping[str, str] | None = None) -> Outcome:
     """Run the real command line in-process with only the world's environment."""
-    full: dict[str, str | None] = {v: None for v in SECRET_VARIABLES} | {"DNSBRIDGE_PROVIDER": None}
+    full: dict[str, str | None] = dict.fromkeys([*SECRET_VARIABLES, "DNSBRIDGE_PROVIDER"])
     full.update(dict(world.env()))
     full.update(dict(env or {}))
     result = CliRunner().invoke(cli, list(args), env=full, catch_exceptions=False)
