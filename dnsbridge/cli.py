@@ -284,8 +284,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     "sandbox",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--verify-delay", type=click.FloatRange(min=0), default=3.0, show_default=True,
-              help="Seconds a record must exist before the emulated SES sees it.")
+@click.option(
+    "--verify-delay",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="Seconds a record must exist before the emulated SES sees it.",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def sandbox_command(ctx: click.Context, /, verify_delay: float, args: tuple[str, ...]) -> None:
@@ -314,8 +319,12 @@ def sandbox_command(ctx: click.Context, /, verify_delay: float, args: tuple[str,
         os.environ.update(env)
         verbosity = ctx.obj["verbosity"]
         flags = ["-q"] if verbosity < 0 else ["-v"] * verbosity
-        log.info("sandbox: SES %s, DNSPod %s, DNS %s", env["DNSBRIDGE_SES_ENDPOINT"],
-                 env["DNSBRIDGE_DNSPOD_ENDPOINT"], env["DNSBRIDGE_NAMESERVERS"])
+        log.info(
+            "sandbox: SES %s, DNSPod %s, DNS %s",
+            env["DNSBRIDGE_SES_ENDPOINT"],
+            env["DNSBRIDGE_DNSPOD_ENDPOINT"],
+            env["DNSBRIDGE_NAMESERVERS"],
+        )
         try:
             cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
         except click.exceptions.Exit as done:

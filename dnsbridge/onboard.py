@@ -85,11 +85,13 @@ def onboard(
 def _run(result: DomainResult, ses: Ses, provider: Provider, options: Options, env: Mapping[str, str]) -> None:
     domain = result.domain
     deadline = Deadline(options.timeout)
+    # The zone first: a domain that no zone of these credentials holds is bad input, and must
+    # fail before SES registers anything.
+    zone = provider.find_zone(domain, options.zone)
+    result.zone = zone.name
     identity = _identity(result, ses, options, deadline)
     result.identity = identity
     wanted = records.desired(domain, identity.attributes if identity else _predicted(domain), options.ttl)
-    zone = provider.find_zone(domain, options.zone)
-    result.zone = zone.name
     current = provider.read(zone, records.wanted_names(wanted))
     plan = diff(domain, zone.name, wanted, current, replace_mx=options.replace_mx)
     result.plan = plan

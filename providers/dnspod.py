@@ -74,7 +74,12 @@ class DnspodProvider(Provider):
             found: dict[str, Zone] = {}
             offset = 0
             while True:
-                reply = self._call("DescribeDomainList", {"Type": "ALL", "Offset": offset, "Limit": PAGE})
+                try:
+                    reply = self._call("DescribeDomainList", {"Type": "ALL", "Offset": offset, "Limit": PAGE})
+                except ApiError as exc:
+                    if exc.code != "ResourceNotFound.NoDataOfDomain":  # an account with no zones
+                        raise
+                    break
                 page = reply.get("DomainList") or []
                 for item in page:
                     zone = self._zone(item)

@@ -82,8 +82,7 @@ class ZoneStore:
             return [
                 z
                 for z in self._zones.values()
-                if (provider is None or z.provider == provider)
-                and (account is None or z.account == account)
+                if (provider is None or z.provider == provider) and (account is None or z.account == account)
             ]
 
     def zone(self, name: str) -> StoredZone | None:
@@ -112,8 +111,7 @@ class ZoneStore:
                 (
                     r
                     for r in zone.records.values()
-                    if (name is None or r.name == name.lower().rstrip("."))
-                    and (rtype is None or r.type == rtype)
+                    if (name is None or r.name == name.lower().rstrip(".")) and (rtype is None or r.type == rtype)
                 ),
                 key=lambda r: r.id,
             )
@@ -147,4 +145,3 @@ class ZoneStore:
     def __iter__(self) -> Iterator[StoredZone]:
         with self._lock:
             return iter(list(self._zones.values()))
-

@@ -1,0 +1,643 @@
+"""Amazon Route 53, through boto3 (imported when the provider is built, never at module import).
+
+What this relies on (API-FACTS.md; botocore 1.43's route53 service model and its docstrings; the
+Route 53 Developer Guide pages named below):
+- Credentials and endpoint come from boto3's own chain. botocore reads AWS_ENDPOINT_URL_ROUTE_53,
+  then AWS_ENDPOINT_URL (configprovider.ConfiguredEndpointProvider; the client name "route53"
+  maps to the service id "route-53", so the variable is ..._ROUTE_53). boto3 reads os.environ;
+  values present in `settings.env` (keys, AWS_PROFILE, the endpoint variables) are handed to
+  boto3 explicitly so both mappings agree.
+- botocore's retries are off (standard mode, max_attempts=1): dnsbridge.retry is the one retry
+  policy, bounded by the run's deadline, so attempts never multiply (3 × 8).
+- ListHostedZonesByName pages with IsTruncated / NextDNSName / NextHostedZoneId (no botocore
+  paginator). moto 5.2 ignores MaxItems there, answers every zone at once and omits IsTruncated;
+  absent means "last page".
+- ListResourceRecordSets starts at StartRecordName; it is not a filter, so a name's sets end at
+  the first set with another name (sets are sorted by name with labels reversed, then type).
+  Names come back with a trailing dot and octal escapes (`\\052` for `*`: "DNS domain name
+  format"); moto returns them unescaped. Pages continue with NextRecordName / NextRecordType /
+  NextRecordIdentifier; moto never sends the identifier.
+- TXT values are written and read in Route 53's form ("Supported DNS record types", TXT record
+  type): double-quoted strings of at most 255 octets, `"` and `\\` escaped with `\\`, other octets
+  as `\\` + three OCTAL digits. dnsbridge.txt decodes `\\DDD` as decimal (RFC 1035 §5.1), which
+  would misread Route 53's escapes, so this module has its own codec.
+- A record set is one unit: UPSERT replaces all its values, so every write sends the union of the
+  values already there and the plan's change. UPSERT (not CREATE/DELETE) because it is idempotent
+  when a call whose reply was lost is repeated; the cost is that a value added by someone else
+  between our read and our write (seconds) would be overwritten.
+- ChangeResourceRecordSets is all-or-nothing. One call per zone holds every write, split only when
+  a request would pass Route 53's quotas (1,000 values, 32,000 characters, UPSERT counting twice);
+  each part is then atomic on its own.
+- GetChange answers PENDING, then INSYNC "generally within 60 seconds"; moto is always INSYNC.
+- Alias sets, routing-policy sets (SetIdentifier: weighted, latency, failover, geolocation,
+  multivalue) and traffic-policy sets are read, so the planner sees them (MX hosts, CNAMEs), but
+  are never written: a plan that would touch one, or add a simple set beside them, is a conflict.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dnsbridge import names
+from dnsbridge.errors import (
+    ApiError,
+    AuthError,
+    ConflictError,
+    DnsbridgeError,
+    InvalidDomain,
+    MissingCredentials,
+    ThrottledError,
+    TransientError,
+    UnexpectedAnswer,
+    UsageError,
+    ZoneNotFound,
+    redact,
+)
+from dnsbridge.plan import Action, Change, Plan
+from dnsbridge.provider import Provider, ProviderSettings, Zone, longest_suffix, zone_not_found
+from dnsbridge.records import Record
+from dnsbridge.retry import Backoff, Deadline
+from providers.route53_rules import (
+    MAX_REQUEST_CHARS,
+    MAX_REQUEST_VALUES,
+    MAX_STRING_OCTETS,
+    TXT_TYPES,
+    check_change_batch,
+    check_value,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "route53"
+DEFAULT_TTL = 300
+ZONE_PAGE = 100  # ListHostedZonesByName: MaxItems at most 100
+RECORD_PAGE = 300  # ListResourceRecordSets: MaxItems at most 300
+HOST_TYPES = ("CNAME", "NS", "PTR")
+THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded"})
+TRANSIENT_CODES = frozenset({"ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout"})
+AUTH_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "AccessDeniedException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    }
+)
+CREDENTIAL_VARIABLES = "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE"
+_ZONE_ID = re.compile(r"^[A-Z0-9]{8,32}$")  # Route 53: "Z1D633PJN98FT9"; moto: 22 of [A-Z0-9]
+_PREFIX = "/hostedzone/"
+SIMPLE = "simple"
+
+
+class Route53Provider(Provider):
+    name = "route53"
+    nameserver_hints = ("awsdns",)
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        import boto3.session
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
+
+        env = settings.env
+        key_id = env.get("AWS_ACCESS_KEY_ID", "").strip()
+        secret = env.get("AWS_SECRET_ACCESS_KEY", "").strip()
+        profile = env.get("AWS_PROFILE", "").strip()
+        session_args: dict[str, Any] = {}
+        if key_id and secret:  # the environment provider comes first in boto3's chain too
+            session_args = {
+                "aws_access_key_id": key_id,
+                "aws_secret_access_key": secret,
+                "aws_session_token": env.get("AWS_SESSION_TOKEN", "").strip() or None,
+            }
+        elif profile:
+            session_args = {"profile_name": profile}
+        try:
+            session = boto3.session.Session(**session_args)
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:  # ProfileNotFound, a broken config file, an expired SSO token
+            raise MissingCredentials(
+                f"AWS credentials could not be loaded ({type(exc).__name__})",
+                hint=f"check {CREDENTIAL_VARIABLES} and ~/.aws/config",
+            ) from None
+        if credentials is None:
+            raise MissingCredentials(
+                f"no AWS credentials found: set {CREDENTIAL_VARIABLES}",
+                hint="boto3's standard chain is used: environment, shared files, SSO, container and instance roles",
+            )
+        self._credentials = credentials
+        self._credential_source = str(getattr(credentials, "method", "") or "unknown")
+        endpoint = None
+        if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() != "true":
+            endpoint = env.get("AWS_ENDPOINT_URL_ROUTE_53", "").strip() or env.get("AWS_ENDPOINT_URL", "").strip()
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=settings.timeout,
+            read_timeout=settings.timeout,
+        )
+        try:
+            # The boto3 Route 53 client; public so tests can hook its events.
+            self.client: Any = session.client("route53", config=config, endpoint_url=endpoint or None)
+        except ValueError:  # botocore refuses an endpoint that is not a URL
+            raise UsageError(
+                f"the Route 53 endpoint {endpoint!r} is not a URL",
+                hint="check AWS_ENDPOINT_URL_ROUTE_53 / AWS_ENDPOINT_URL",
+            ) from None
+        except BotoCoreError as exc:
+            raise MissingCredentials(f"the AWS configuration could not be loaded ({type(exc).__name__})") from None
+        self._zones: list[HostedZone] | None = None
+        self._raw: dict[tuple[str, str, str, int | None], str] = {}  # logical value → the Value Route 53 holds
+        self._changes: dict[str, list[str]] = {}  # zone id → ChangeInfo.Id of applied batches
+
+    def secrets(self) -> tuple[str, ...]:
+        try:
+            frozen = self._credentials.get_frozen_credentials()
+        except Exception:  # a refresh that fails here fails again, with its own error, on the first call
+            return ()
+        return tuple(s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s)
+
+    # calls -------------------------------------------------------------------------------
+    def _call(self, action: str, deadline: Deadline | None = None, **params: Any) -> dict[str, Any]:
+        from botocore import xform_name
+        from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        method = getattr(self.client, xform_name(action))
+
+        def once() -> dict[str, Any]:
+            try:
+                reply: dict[str, Any] = method(**params)
+            except ClientError as exc:
+                raise self._error(action, exc) from None
+            except NoCredentialsError:
+                raise MissingCredentials(f"no AWS credentials found: set {CREDENTIAL_VARIABLES}") from None
+            except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out
+                raise TransientError(
+                    f"could not reach Route 53 ({type(exc).__name__})",
+                    service=SERVICE,
+                    action=action,
+                    code="ClientNetworkError",
+                ) from None
+            return reply
+
+        return self.settings.retry.call(once, deadline)
+
+    def _error(self, action: str, exc: Any) -> DnsbridgeError:
+        response: Mapping[str, Any] = getattr(exc, "response", None) or {}
+        error: Mapping[str, Any] = response.get("Error") or {}
+        meta: Mapping[str, Any] = response.get("ResponseMetadata") or {}
+        code = str(error.get("Code") or "Unknown")
+        status = int(meta.get("HTTPStatusCode") or 0)
+        message = redact(str(error.get("Message") or code), self.secrets())[:500]
+        kwargs: dict[str, Any] = {
+            "service": SERVICE,
+            "action": action,
+            "code": code,
+            "request_id": meta.get("RequestId"),
+        }
+        if code in THROTTLING_CODES:
+            return ThrottledError(message, **kwargs)
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientError(message, **kwargs)
+        if code in AUTH_CODES:
+            return AuthError(
+                message,
+                hint=f"check {CREDENTIAL_VARIABLES} (credentials came from: {self._credential_source}) and that "
+                "they allow route53 actions",
+                **kwargs,
+            )
+        if code == "NoSuchHostedZone":
+            return ZoneNotFound(f"Route 53 {action}: {message}", hint="check --zone, or the credentials' account")
+        return ApiError(message, **kwargs)
+
+    # zones -------------------------------------------------------------------------------
+    def find_zone(self, domain: str, zone: str | None = None) -> Zone:
+        if zone is not None:
+            zone_id = _zone_id(zone)
+            if zone_id is not None:
+                return self._zone_by_id(domain, zone_id)
+            wanted = names.normalise(zone)
+            public = [z for z in self.hosted_zones() if z.name == wanted and not z.private]
+            if not public:
+                raise ZoneNotFound(
+                    f"no public Route 53 hosted zone named {wanted} is visible to these credentials",
+                    hint="a private hosted zone is used only when --zone names its id",
+                )
+            chosen = self._one(wanted, public)
+            _check_within(domain, chosen.name)
+            return chosen.zone()
+        public = [z for z in self.hosted_zones() if not z.private]
+        match = longest_suffix(domain, {z.name for z in public})
+        if match is None:
+            raise zone_not_found(domain, self.name, len(public))
+        return self._one(match, [z for z in public if z.name == match]).zone()
+
+    def hosted_zones(self) -> list[HostedZone]:
+        """Every hosted zone the credentials see, public and private; listed once per instance (run)."""
+        if self._zones is None:
+            found: list[HostedZone] = []
+            params: dict[str, Any] = {"MaxItems": str(ZONE_PAGE)}
+            while True:
+                reply = self._call("ListHostedZonesByName", **params)
+                for item in reply.get("HostedZones") or []:
+                    hosted = HostedZone.from_api(item)
+                    if hosted is not None:
+                        found.append(hosted)
+                if not reply.get("IsTruncated"):
+                    break
+                after = {
+                    "DNSName": reply.get("NextDNSName"),
+                    "HostedZoneId": reply.get("NextHostedZoneId"),
+                    "MaxItems": str(ZONE_PAGE),
+                }
+                if not after["DNSName"] or not after["HostedZoneId"] or after == params:
+                    raise UnexpectedAnswer("Route 53 said the zone list goes on but gave no new position to go on from")
+                params = after
+            self._zones = found
+        return self._zones
+
+    def _one(self, name: str, zones: Sequence[HostedZone]) -> HostedZone:
+        if len(zones) > 1:
+            ids = ", ".join(z.id for z in zones)
+            raise UsageError(
+                f"{len(zones)} public Route 53 hosted zones are named {name} ({ids}); dnsbridge won't guess",
+                hint="pass --zone ID with the id of the zone the domain is delegated to",
+            )
+        return zones[0]
+
+    def _zone_by_id(self, domain: str, zone_id: str) -> Zone:
+        # One GetHostedZone call, made only when --zone names an id: it also carries the
+        # delegation set, so the zone's nameservers come for free here.
+        reply = self._call("GetHostedZone", Id=zone_id)
+        hosted = HostedZone.from_api(reply.get("HostedZone") or {})
+        if hosted is None:
+            raise UnexpectedAnswer(f"Route 53 returned hosted zone {zone_id} without a usable name")
+        _check_within(domain, hosted.name)
+        if hosted.private:
+            log.warning(
+                "%s: writing to PRIVATE hosted zone %s (%s); SES checks public DNS, so these records can't verify it",
+                domain,
+                hosted.name,
+                hosted.id,
+            )
+        servers = tuple(
+            str(s).rstrip(".").lower() for s in ((reply.get("DelegationSet") or {}).get("NameServers") or [])
+        )
+        return Zone(name=hosted.name, id=hosted.id, nameservers=servers)
+
+    # records -----------------------------------------------------------------------------
+    def read(self, zone: Zone, names_: Sequence[str]) -> list[Record]:
+        out: list[Record] = []
+        for name in names_:
+            out.extend(self._read_name(zone, name))
+        return out
+
+    def _read_name(self, zone: Zone, name: str) -> list[Record]:
+        params: dict[str, Any] = {"HostedZoneId": zone.id, "StartRecordName": name + ".", "MaxItems": str(RECORD_PAGE)}
+        found: list[Record] = []
+        while True:
+            reply = self._call("ListResourceRecordSets", **params)
+            for rrset in reply.get("ResourceRecordSets") or []:
+                if decode_name(str(rrset.get("Name", ""))) != name:
+                    return found  # sorted by name: the sets at `name` are behind us
+                found.extend(self._records(name, rrset))
+            if not reply.get("IsTruncated") or decode_name(str(reply.get("NextRecordName", ""))) != name:
+                return found
+            after = {
+                "HostedZoneId": zone.id,
+                "StartRecordName": reply["NextRecordName"],
+                "StartRecordType": reply.get("NextRecordType"),
+                "MaxItems": str(RECORD_PAGE),
+            }
+            if reply.get("NextRecordIdentifier"):
+                after["StartRecordIdentifier"] = reply["NextRecordIdentifier"]
+            if after == params:
+                # moto pages without NextRecordIdentifier, so routing-policy sets of one name and
+                # type that straddle a page would come back forever.
+                raise UnexpectedAnswer(f"Route 53 listed the record sets at {name} from the same position twice")
+            params = after
+
+    def _records(self, name: str, rrset: Mapping[str, Any]) -> list[Record]:
+        rtype = str(rrset.get("Type", "")).upper()
+        identifier = str(rrset.get("SetIdentifier") or "")
+        if rrset.get("AliasTarget"):
+            kind = "alias"
+        elif rrset.get("TrafficPolicyInstanceId"):
+            kind = "traffic-policy"
+        elif identifier:
+            kind = "routing-policy"
+        else:
+            kind = SIMPLE
+        ref = "|".join((name, rtype, kind, identifier))
+        if kind == "alias":
+            target = _host(str(rrset["AliasTarget"].get("DNSName", "")))
+            return [Record(name=name, type=rtype, value=target, ref=ref)]
+        ttl = rrset.get("TTL")
+        out = []
+        for rr in rrset.get("ResourceRecords") or []:
+            raw = str(rr.get("Value", ""))
+            record = _record(name, rtype, raw, ttl, ref)
+            if kind == SIMPLE:
+                self._raw[(name, rtype, record.value, record.priority)] = raw
+            out.append(record)
+        return out
+
+    # writes ------------------------------------------------------------------------------
+    def apply(self, zone: Zone, plan: Plan) -> None:
+        rrsets = self._record_sets(plan)
+        if not rrsets:
+            return
+        batches = _batches(rrsets, f"dnsbridge: SES records for {plan.domain}")
+        problems = [p for batch in batches for p in check_change_batch(batch, apex=zone.name)]
+        if problems:  # found before any call, so nothing has changed
+            raise ConflictError(
+                f"Route 53 would reject the change to {zone.name}: {'; '.join(problems[:5])}",
+                hint="nothing was changed",
+            )
+        if len(batches) > 1:
+            log.info("%s: the change is larger than one Route 53 request; sending %d", zone.name, len(batches))
+        for batch in batches:
+            reply = self._call("ChangeResourceRecordSets", HostedZoneId=zone.id, ChangeBatch=batch)
+            change_id = str((reply.get("ChangeInfo") or {}).get("Id") or "")
+            if change_id:
+                self._changes.setdefault(zone.id, []).append(change_id)
+
+    def _record_sets(self, plan: Plan) -> list[dict[str, Any]]:
+        """One full record set for each (name, type) the plan writes: what is there, plus the change."""
+        touched: dict[tuple[str, str], list[Change]] = {}
+        for change in plan.writes:
+            touched.setdefault((change.record.name, change.record.type), []).append(change)
+        rrsets = []
+        for (name, rtype), changes in touched.items():
+            here = [r for r in plan.current if r.name == name and r.type == rtype]
+            foreign = sorted({_set_kind(r.ref) for r in here} - {SIMPLE})
+            if foreign:
+                raise ConflictError(
+                    f"{name} has {rtype} records in {' and '.join(foreign)} record sets; dnsbridge writes only simple "
+                    "record sets and never changes those (Route 53 can't hold a simple set beside them)",
+                    hint="add the record by hand, or turn the set into a simple record set first",
+                )
+            values = list(here)
+            for change in changes:
+                at = None
+                if change.action is Action.UPDATE and change.existing is not None:
+                    at = next((i for i, r in enumerate(values) if r.same_data(change.existing)), None)
+                if at is not None:
+                    values[at] = change.record
+                elif not any(r.same_data(change.record) for r in values):
+                    values.append(change.record)
+            ttl = (
+                next((c.record.ttl for c in changes if c.record.ttl), None)
+                or next((r.ttl for r in here if r.ttl), None)
+                or self.settings.ttl
+                or DEFAULT_TTL
+            )
+            encoded: list[str] = []
+            for record in values:
+                value = self._value(record)
+                if value not in encoded:  # Route 53 refuses a set that holds a value twice
+                    encoded.append(value)
+            rrsets.append(
+                {"Name": name + ".", "Type": rtype, "TTL": int(ttl), "ResourceRecords": [{"Value": v} for v in encoded]}
+            )
+        return rrsets
+
+    def _value(self, record: Record) -> str:
+        # A value read from the zone goes back exactly as Route 53 holds it (string boundaries
+        # and escapes included), unless it would not pass Route 53's own rules.
+        raw = self._raw.get((record.name, record.type, record.value, record.priority))
+        if raw is not None and not check_value(record.type, raw):
+            return raw
+        return encode_value(record)
+
+    def wait_synced(self, zone: Zone, deadline: Deadline) -> None:
+        backoff = Backoff(base=1.0, cap=10.0, floor=0.5)
+        for change_id in self._changes.pop(zone.id, []):
+            attempt = 0
+            while True:
+                reply = self._call("GetChange", deadline, Id=change_id)
+                status = str((reply.get("ChangeInfo") or {}).get("Status") or "")
+                if status == "INSYNC":
+                    log.debug("%s: change %s is INSYNC", zone.name, change_id)
+                    break
+                if deadline.expired():
+                    log.info(
+                        "%s: Route 53 change %s still %s at the deadline; the propagation check and SES decide",
+                        zone.name,
+                        change_id,
+                        status or "unknown",
+                    )
+                    return
+                self.settings.retry.sleep(min(backoff.delay(attempt), deadline.remaining()))
+                attempt += 1
+
+
+@dataclass(frozen=True)
+class HostedZone:
+    """One entry of ListHostedZonesByName (or GetHostedZone's HostedZone)."""
+
+    id: str  # without the "/hostedzone/" prefix
+    name: str  # normalised
+    private: bool
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> HostedZone | None:
+        name = decode_name(str(item.get("Name", "")))
+        if name is None:  # a wildcard-like or escaped name can't hold a sender domain
+            return None
+        zone_id = str(item.get("Id", ""))
+        zone_id = zone_id[len(_PREFIX) :] if zone_id.startswith(_PREFIX) else zone_id
+        return cls(zone_id, name, bool((item.get("Config") or {}).get("PrivateZone")))
+
+    def zone(self) -> Zone:
+        # Nameservers are left empty: ListHostedZonesByName doesn't carry them and a GetHostedZone
+        # per domain would spend a call (of 5/s) on what the core resolves over DNS anyway.
+        return Zone(name=self.name, id=self.id)
+
+
+# Route 53's presentation forms ---------------------------------------------------------------
+def encode_txt(value: str) -> str:
+    """A logical TXT value as Route 53 takes it: `"…" "…"`, ≤ 255 octets a string, octal escapes."""
+    data = value.encode("utf-8", errors="surrogateescape")
+    return " ".join(f'"{_escape(piece)}"' for piece in _chunks(data))
+
+
+def decode_txt(value: str) -> str:
+    """The logical value of Route 53 TXT data: strings unquoted, `\\X` and `\\ooo` (octal) decoded, joined.
+
+    Unquoted words are taken as strings too (moto stores whatever it was sent).
+    """
+    return "".join(s.decode("utf-8", errors="surrogateescape") for s in _strings(value))
+
+
+def decode_name(raw: str) -> str | None:
+    """A record or zone name from Route 53 (`_dmarc.example.com.`, `\\052.example.com.`), normalised.
+
+    None when it is no host name dnsbridge could have asked for (a wildcard, an escaped dot).
+    """
+    labels: list[bytes] = []
+    label = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch == "\\" and i + 1 < n:
+            digits = raw[i + 1 : i + 4]
+            if len(digits) == 3 and all(c in "01234567" for c in digits):
+                octet = int(digits, 8)
+                if octet == 0x2E:  # a dot inside a label
+                    return None
+                label.append(octet)
+                i += 4
+                continue
+            label.extend(raw[i + 1].encode("utf-8"))
+            i += 2
+            continue
+        if ch == ".":
+            labels.append(bytes(label))
+            label = bytearray()
+        else:
+            label.extend(ch.encode("utf-8"))
+        i += 1
+    if label:
+        labels.append(bytes(label))
+    try:
+        return names.normalise(".".join(lb.decode("utf-8") for lb in labels))
+    except (InvalidDomain, UnicodeDecodeError):
+        return None
+
+
+def encode_value(record: Record) -> str:
+    if record.type in TXT_TYPES:
+        return encode_txt(record.value)
+    if record.type == "MX":
+        return f"{record.priority if record.priority is not None else 0} {record.value}."
+    if record.type in HOST_TYPES:
+        return record.value + "."
+    return record.value
+
+
+def _escape(data: bytes) -> str:
+    out = []
+    for byte in data:
+        if byte in (0x22, 0x5C):  # " and \
+            out.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
+
+
+def _chunks(data: bytes, size: int = MAX_STRING_OCTETS) -> list[bytes]:
+    """Pieces of at most `size` octets, never cut inside a UTF-8 sequence."""
+    pieces = []
+    start = 0
+    while start < len(data):
+        end = min(start + size, len(data))
+        back = end
+        while back > start and back < len(data) and (data[back] & 0xC0) == 0x80:
+            back -= 1
+        end = back if back > start else end
+        pieces.append(data[start:end])
+        start = end
+    return pieces or [b""]
+
+
+def _strings(value: str) -> list[bytes]:
+    strings: list[bytes] = []
+    i, n = 0, len(value)
+    while i < n:
+        if value[i].isspace():
+            i += 1
+            continue
+        quoted = value[i] == '"'
+        i += 1 if quoted else 0
+        buf = bytearray()
+        while i < n:
+            ch = value[i]
+            if quoted and ch == '"':
+                i += 1
+                break
+            if not quoted and ch.isspace():
+                break
+            if ch == "\\" and i + 1 < n:
+                digits = value[i + 1 : i + 4]
+                if len(digits) == 3 and all(c in "01234567" for c in digits):
+                    buf.append(int(digits, 8) & 0xFF)
+                    i += 4
+                else:
+                    buf.extend(value[i + 1].encode("utf-8"))
+                    i += 2
+                continue
+            buf.extend(ch.encode("utf-8", errors="surrogateescape"))
+            i += 1
+        strings.append(bytes(buf))
+    return strings
+
+
+def _record(name: str, rtype: str, raw: str, ttl: Any, ref: str) -> Record:
+    value, priority = raw, None
+    if rtype in TXT_TYPES:
+        value = decode_txt(raw)
+    elif rtype == "MX":
+        parts = raw.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            priority, value = int(parts[0]), _host(parts[1])
+    elif rtype in HOST_TYPES:
+        value = _host(raw)
+    return Record(name=name, type=rtype, value=value, priority=priority, ttl=int(ttl) if ttl else None, ref=ref)
+
+
+def _host(raw: str) -> str:
+    return decode_name(raw) or raw.strip().rstrip(".").lower()
+
+
+def _set_kind(ref: str | None) -> str:
+    parts = (ref or "").split("|")
+    return parts[2] if len(parts) >= 4 else SIMPLE
+
+
+def _zone_id(zone: str) -> str | None:
+    text = zone.strip()
+    if text.startswith(_PREFIX):
+        return text[len(_PREFIX) :]
+    return text if _ZONE_ID.match(text) else None
+
+
+def _check_within(domain: str, zone: str) -> None:
+    if not names.is_within(domain, zone):
+        raise UsageError(f"{domain} is not in the zone {zone} given with --zone", hint="pass the zone that holds it")
+
+
+def _batches(rrsets: Sequence[dict[str, Any]], comment: str) -> list[dict[str, Any]]:
+    """UPSERT changes packed into as few requests as Route 53's quotas allow (UPSERT counts twice)."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    values = chars = 0
+    for rrset in rrsets:
+        size = 2 * len(rrset["ResourceRecords"])
+        length = 2 * sum(len(rr["Value"]) for rr in rrset["ResourceRecords"])
+        if size > MAX_REQUEST_VALUES or length > MAX_REQUEST_CHARS:
+            raise ConflictError(
+                f"the {rrset['Type']} set at {rrset['Name']} would hold {size // 2} values of {length // 2} "
+                "characters, more than one Route 53 request can carry",
+                hint="nothing was changed; trim the set by hand",
+            )
+        if current and (values + size > MAX_REQUEST_VALUES or chars + length > MAX_REQUEST_CHARS):
+            batches.append(current)
+            current, values, chars = [], 0, 0
+        current.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
+        values += size
+        chars += length
+    if current:
+        batches.append(current)
+    return [{"Comment": comment[:256], "Changes": changes} for changes in batches]
