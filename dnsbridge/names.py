@@ -15,12 +15,15 @@ from dnsbridge.errors import InvalidDomain
 
 MAX_NAME_OCTETS = 253  # RFC 1035 §2.3.4: 255 on the wire, 253 in text without the trailing dot
 MAX_LABEL_OCTETS = 63
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _LDH = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")  # underscores: _dmarc, _domainkey
 
 
 def normalise(name: str) -> str:
     """The canonical text of a DNS owner name; raises InvalidDomain when it isn't one."""
-    text = name.strip()
+    # IDNA (RFC 3490 §3.1, UTS #46) treats the ideographic and full-width full stops as dots;
+    # a name typed with a Chinese IME often holds them.
+    text = name.strip().translate(_DOTS)
     if text.endswith("."):
         text = text[:-1]
     if not text:

@@ -31,8 +31,9 @@ WRITES = (Action.CREATE, Action.UPDATE)
 class Change:
     """What happens to one of SES's records.
 
-    `record` is the data the zone holds afterwards for this entry (for `kept` and `skipped`, the
-    owner's record that stays); `existing` is the record an update replaces.
+    `record` is the data the zone holds afterwards for this entry: for `kept`, the owner's
+    record that stays; for `skipped`, SES's record that was *not* written (the reason says
+    why). `existing` is the record an update replaces, or the one found in place.
     """
 
     action: Action
@@ -71,7 +72,7 @@ def diff(
         here = [r for r in current if r.name == want.record.name]
         change = _RULES[want.kind](want, here, replace_mx)
         changes.append(change)
-        if want.kind is Kind.SPF and change.action in WRITES:
+        if want.kind is Kind.SPF and change.action in (*WRITES, Action.UNCHANGED):
             lookups = spf.lookup_count(change.record.value)
             if lookups > spf.MAX_DNS_LOOKUPS:
                 warnings.append(

@@ -133,6 +133,8 @@ def _record_for(domain: str, attr: Attribute, ttl: int | None) -> Record:
     priority = None
     if rtype == "TXT":
         value = unquote(value)
+        if not value.strip():
+            raise UnexpectedAnswer(f"SES sent an empty value for the TXT record at {name}: {attr.expected_value!r}")
     elif rtype == "MX":
         parts = value.split()
         if len(parts) == 2 and parts[0].isdigit():

@@ -50,7 +50,11 @@ def merge(existing: str, wanted: str) -> SpfMerge:
     """
     have = terms(existing)
     have_keys = {_key(t) for t in have}
-    missing = [t for t in terms(wanted) if not _ALL.match(t) and _key(t) not in have_keys]
+    missing: list[str] = []
+    for t in terms(wanted):
+        if not _ALL.match(t) and _key(t) not in have_keys:
+            missing.append(t)
+            have_keys.add(_key(t))
     if not missing:
         return SpfMerge(existing, changed=False, lookups=lookup_count(existing))
     # Insert before `all` if present, else before a trailing `redirect=` (a modifier that only

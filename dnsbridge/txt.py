@@ -7,7 +7,10 @@ So dnsbridge compares the joined value, and each provider writes it in its own f
 
 from __future__ import annotations
 
+import re
+
 MAX_STRING_OCTETS = 255
+_DDD = re.compile(r"[0-9]{3}")
 
 
 def split_strings(text: str) -> list[str]:
@@ -34,8 +37,11 @@ def split_strings(text: str) -> list[str]:
             if not quoted and ch.isspace():
                 break
             if ch == "\\" and i + 1 < n:
-                if text[i + 1 : i + 4].isdigit() and len(text[i + 1 : i + 4]) == 3:
-                    buf.append(int(text[i + 1 : i + 4]) & 0xFF)
+                digits = text[i + 1 : i + 4]
+                if _DDD.fullmatch(digits):
+                    if int(digits) > 255:
+                        raise ValueError(f"\\{digits} is not an octet (RFC 1035 §5.1: \\DDD, 0-255)")
+                    buf.append(int(digits))
                     i += 4
                     continue
                 buf.extend(text[i + 1].encode())
@@ -61,6 +67,8 @@ def unquote(text: str) -> str:
 
 def chunk(value: str, size: int = MAX_STRING_OCTETS) -> list[str]:
     """Split a value into pieces of at most `size` octets, never inside a UTF-8 sequence."""
+    if size < 4:  # a UTF-8 sequence is up to 4 octets; a smaller piece could never advance
+        raise ValueError("chunk size must be at least 4 octets")
     data = value.encode("utf-8")
     pieces: list[str] = []
     start = 0
