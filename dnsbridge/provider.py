@@ -22,7 +22,10 @@ from dnsbridge.retry import Deadline, RetryPolicy
 
 ENTRY_POINT_GROUP = "dnsbridge.providers"
 # Used only when the package's metadata isn't installed (running from a source checkout).
-BUILTIN = {"dnspod": "providers.dnspod:DnspodProvider"}
+BUILTIN = {
+    "dnspod": "providers.dnspod:DnspodProvider",
+    "cloudflare": "providers.cloudflare:CloudflareProvider",
+}
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ class Backoff:
 class RetryPolicy:
     backoff: Backoff = field(default_factory=Backoff)
     max_attempts: int = 8
+    # A server's retry-after is honoured up to this; Cloudflare can ask for 300 s after a burst,
+    # and a run is better off spending its attempts than sleeping its whole deadline away.
+    max_delay: float = 60.0
     sleep: Callable[[float], None] = time.sleep
 
     def call(self, fn: Callable[[], T], deadline: Deadline | None = None) -> T:
@@ -70,7 +73,7 @@ class RetryPolicy:
             except ApiError as exc:
                 if not exc.retryable or attempt + 1 >= self.max_attempts:
                     raise
-                delay = max(self.backoff.delay(attempt), exc.retry_after or 0.0)
+                delay = min(self.max_delay, max(self.backoff.delay(attempt), exc.retry_after or 0.0))
                 if deadline is not None and delay >= deadline.remaining():
                     raise
                 log.debug("%s %s: %s; retrying in %.1fs", exc.service, exc.action, exc.code, delay)

@@ -15,6 +15,8 @@ from dnsbridge.records import Attribute
 from dnsbridge.retry import Backoff, Deadline
 from dnsbridge.ses import Identity
 
+_MARGIN = 0.05  # seconds kept before the deadline for the last poll's own round trip
+
 
 class Verifier(Protocol):
     def verify(self, domain: str, deadline: Deadline | None = None) -> Identity: ...
@@ -37,18 +39,19 @@ def wait_verified(
     backoff = backoff or Backoff(base=2.0, cap=60.0, floor=0.5)
     attempt = 0
     seen: tuple[tuple[str, str, bool, str], ...] | None = None
+    last = False
     while True:
         identity = ses.verify(domain, deadline)
         view = tuple((a.send_domain, a.type, a.status, a.current_value) for a in identity.attributes)
         if on_change and view != seen:
             on_change(identity)
         seen = view
-        if identity.verified:
-            return identity
-        remaining = deadline.remaining()
-        if remaining <= 0.05:
+        remaining = deadline.remaining() - _MARGIN
+        if identity.verified or last or remaining <= 0:
             return identity
         delay = backoff.delay(attempt)
-        # Don't sleep past the deadline and then give up: make the last poll just before it.
-        sleep(min(delay, max(0.0, remaining - 0.05)))
+        if delay >= remaining:
+            # The next poll would land past the deadline: make it the last one, just before it.
+            delay, last = remaining, True
+        sleep(delay)
         attempt += 1

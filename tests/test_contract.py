@@ -9,6 +9,7 @@ import pytest
 
 from dnsbridge.testing import SCENARIOS, World
 from tests.worlds import MemoryWorld, StoreWorld
+from tests.worlds_cloudflare import CloudflareWorld
 
 
 @pytest.fixture
@@ -21,7 +22,11 @@ def memory_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-WORLDS: dict[str, Callable[[], StoreWorld]] = {"dnspod": StoreWorld, "memory-plugin": MemoryWorld}
+WORLDS: dict[str, Callable[[], StoreWorld]] = {
+    "dnspod": StoreWorld,
+    "cloudflare": CloudflareWorld,
+    "memory-plugin": MemoryWorld,
+}
 
 
 @pytest.fixture(params=sorted(WORLDS))
