@@ -20,10 +20,12 @@ import click
 from dnsbridge import __version__, names
 from dnsbridge import provider as provider_registry
 from dnsbridge.errors import DnsbridgeError, UsageError
-from dnsbridge.onboard import DomainResult, Options, onboard
-from dnsbridge.provider import Provider, ProviderSettings
+from dnsbridge.onboard import DomainResult, Options
+from dnsbridge.provider import ProviderSettings
+from dnsbridge.ratelimit import Limits
 from dnsbridge.report import RedactingFormatter, Redactor, exit_code, render_json, render_text
 from dnsbridge.retry import RetryPolicy
+from dnsbridge.run import DEFAULT_CONCURRENCY, Providers, run_all
 from dnsbridge.ses import REGION_HOSTS, Ses
 from dnsbridge.tencent import credentials_from
 
@@ -128,6 +130,21 @@ def _onboard_options(fn: Any) -> Any:
             ),
             click.option("--replace-mx", is_flag=True, help="Replace an existing MX with SES's (default: skip it)."),
             click.option(
+                "--concurrency",
+                envvar="DNSBRIDGE_CONCURRENCY",
+                type=click.IntRange(min=1, max=256),
+                default=DEFAULT_CONCURRENCY,
+                show_default=True,
+                help="Domains worked on at once. [env DNSBRIDGE_CONCURRENCY]",
+            ),
+            click.option(
+                "--rate-scale",
+                type=click.FloatRange(min=0.01, max=1.0),
+                default=1.0,
+                show_default=True,
+                help="Fraction of each API's documented rate limit to use (e.g. 0.5 when other tools share the quota).",
+            ),
+            click.option(
                 "--propagation-check/--no-propagation-check",
                 envvar="DNSBRIDGE_PROPAGATION_CHECK",
                 default=True,
@@ -194,26 +211,25 @@ def _run(ctx: click.Context, kw: dict[str, Any], *, dry_run: bool, wait: bool) -
             propagation_check=kw["propagation_check"],
             ttl=kw["ttl"],
         )
-        ses = _ses(env, options.region)
-        dns_provider = _provider(options.provider, domains[0], env, ttl=options.ttl)
-        ctx.obj["redactor"].secrets.extend(dns_provider.secrets())
-        results = [onboard(d, ses, dns_provider, options, env) for d in domains]
+        limits = Limits(scale=kw["rate_scale"])
+        ses = _ses(env, options.region, limits)
+        providers = _providers(kw["provider"], env, limits, ttl=options.ttl)
+        try:
+            results = run_all(domains, ses, providers, options, env, concurrency=kw["concurrency"])
+        finally:
+            ctx.obj["redactor"].secrets.extend(providers.secrets())
     except DnsbridgeError as exc:
         _fail(ctx, exc, output)
     _emit(ctx, results, output, dry_run)
 
 
-def _ses(env: Mapping[str, str], region: str) -> Ses:
-    return Ses(credentials_from(env), region, env, retry=RetryPolicy(), timeout=CALL_TIMEOUT)
+def _ses(env: Mapping[str, str], region: str, limits: Limits | None = None) -> Ses:
+    return Ses(credentials_from(env), region, env, retry=RetryPolicy(), timeout=CALL_TIMEOUT, limits=limits)
 
 
-def _provider(name: str, domain: str, env: Mapping[str, str], ttl: int | None = None) -> Provider:
-    if name == "auto":
-        from dnsbridge.detect import detect
-
-        name = detect(domain, env)
-    cls = provider_registry.load(name)
-    return cls(ProviderSettings(env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl))
+def _providers(name: str, env: Mapping[str, str], limits: Limits | None = None, ttl: int | None = None) -> Providers:
+    settings = ProviderSettings(env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl, limits=limits or Limits())
+    return Providers(name, settings)
 
 
 def _emit(ctx: click.Context, results: Sequence[DomainResult], output: str, dry_run: bool) -> None:
@@ -246,10 +262,10 @@ def status_command(ctx: click.Context, /, **kw: Any) -> None:
     try:
         domains = _read_domains(kw["domains"], kw["from_file"])
         ses = _ses(env, kw["region"])
-        dns_provider = _provider(kw["provider"], domains[0], env)
-        ctx.obj["redactor"].secrets.extend(dns_provider.secrets())
+        providers = _providers(kw["provider"], env)
         zone = names.normalise(kw["zone"]) if kw["zone"] else None
-        reports = [status(d, ses, dns_provider, zone, env) for d in domains]
+        reports = [status(d, ses, providers.for_domain(d), zone, env) for d in domains]
+        ctx.obj["redactor"].secrets.extend(providers.secrets())
     except DnsbridgeError as exc:
         _fail(ctx, exc, kw["output"])
         return

@@ -17,6 +17,7 @@ from typing import ClassVar
 from dnsbridge.errors import UnknownProvider, ZoneNotFound
 from dnsbridge.names import is_within
 from dnsbridge.plan import Plan
+from dnsbridge.ratelimit import Limits
 from dnsbridge.records import Record
 from dnsbridge.retry import Deadline, RetryPolicy
 
@@ -25,6 +26,7 @@ ENTRY_POINT_GROUP = "dnsbridge.providers"
 BUILTIN = {
     "dnspod": "providers.dnspod:DnspodProvider",
     "cloudflare": "providers.cloudflare:CloudflareProvider",
+    "route53": "providers.route53:Route53Provider",
 }
 
 
@@ -41,6 +43,8 @@ class ProviderSettings:
     timeout: float = 15.0  # for each API call
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ttl: int | None = None
+    # Shared by every domain of a run: adapters acquire their quota's window before each call.
+    limits: Limits = field(default_factory=Limits)
 
 
 class Provider:

@@ -114,22 +114,37 @@ def render_text(results: Sequence[DomainResult], dry_run: bool = False) -> str:
         where = f"{r.provider} zone {r.zone}" if r.zone else r.provider
         lines.append(f"{r.domain} ({where})")
         for c in r.plan.changes if r.plan else ():
-            value = c.record.display_value()
+            head = f"  {SYMBOL[c.action]} {c.action.value:<9} {c.record.type:<5} {c.record.name}"
             if c.action is Action.UPDATE and c.existing is not None:
-                value = f"{_short(c.existing.display_value(), 40)} → {_short(value, 40)}"
+                # A diff, one value per line: an SPF merge changes the middle of a long value,
+                # which a one-line "old → new" would cut away.
+                lines.append(head)
+                lines.append(f"      - {_short(c.existing.display_value(), 100)}")
+                lines.append(f"      + {_short(c.record.display_value(), 100)}")
             else:
-                value = _short(value)
-            lines.append(f"  {SYMBOL[c.action]} {c.action.value:<9} {c.record.type:<5} {c.record.name}  {value}")
+                lines.append(f"{head}  {_short(c.record.display_value())}")
             lines.append(f"      {c.reason}")
         for note in r.notes:
             lines.append(f"  note: {note}")
         lines.append("  " + _outcome(r, dry_run))
         lines.append("")
     if len(results) > 1:
-        verified = sum(1 for r in results if r.verified)
-        failed = sum(1 for r in results if r.error)
-        lines.append(f"{len(results)} domains: {verified} verified, {failed} not done")
+        lines += summary_table(results)
     return "\n".join(lines).rstrip("\n")
+
+
+def summary_table(results: Sequence[DomainResult]) -> list[str]:
+    """One row per domain, for runs over many: what changed, whether verified, how long."""
+    rows = [("domain", "provider", "changed", "verified", "time", "outcome")]
+    for r in results:
+        changed = len(r.plan.writes) if r.plan else 0
+        outcome = r.error.code if r.error else "ok"
+        rows.append((r.domain, r.provider, str(changed), "yes" if r.verified else "no", f"{r.seconds:.1f}s", outcome))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    verified = sum(1 for r in results if r.verified)
+    failed = sum(1 for r in results if r.error)
+    return [*out, "", f"{len(results)} domains: {verified} verified, {failed} with errors"]
 
 
 def _outcome(r: DomainResult, dry_run: bool) -> str:

@@ -18,6 +18,7 @@ from typing import TypeVar
 from dnsbridge.errors import ApiError
 
 T = TypeVar("T")
+RETRY_MARGIN = 0.001  # seconds
 log = logging.getLogger(__name__)
 
 
@@ -74,7 +75,9 @@ class RetryPolicy:
                 if not exc.retryable or attempt + 1 >= self.max_attempts:
                     raise
                 delay = min(self.max_delay, max(self.backoff.delay(attempt), exc.retry_after or 0.0))
-                if deadline is not None and delay >= deadline.remaining():
+                # A retry must have time to run before the deadline (the margin also absorbs the
+                # float rounding of `remaining()`), else fail now with the real error.
+                if deadline is not None and delay + RETRY_MARGIN >= deadline.remaining():
                     raise
                 log.debug("%s %s: %s; retrying in %.1fs", exc.service, exc.action, exc.code, delay)
                 self.sleep(delay)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dnsbridge.errors import ApiError, UnexpectedAnswer, UsageError
+from dnsbridge.ratelimit import Limits
 from dnsbridge.records import Attribute
 from dnsbridge.retry import Deadline, RetryPolicy
 from dnsbridge.tencent import Credentials, Endpoint, TencentApi, endpoint_from
@@ -74,8 +75,10 @@ class Ses:
         *,
         retry: RetryPolicy,
         timeout: float = 15.0,
+        limits: Limits | None = None,
     ) -> None:
-        self._api = TencentApi("ses", VERSION, credentials, endpoint_for(region, env), region, timeout=timeout)
+        endpoint = endpoint_for(region, env)
+        self._api = TencentApi("ses", VERSION, credentials, endpoint, region, timeout=timeout, limits=limits)
         self._retry = retry
 
     def _call(self, action: str, params: Mapping[str, Any], deadline: Deadline | None) -> dict[str, Any]:

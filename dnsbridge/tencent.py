@@ -13,12 +13,14 @@ What we rely on (API-FACTS.md, and the SDK's common/abstract_client.py):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 from dnsbridge.errors import ApiError, AuthError, MissingCredentials, ThrottledError, TransientError, UsageError
+from dnsbridge.ratelimit import Limits
 
 THROTTLING_CODES = frozenset(
     {
@@ -96,6 +98,7 @@ class TencentApi:
         region: str,
         *,
         timeout: float = 15.0,
+        limits: Limits | None = None,
     ) -> None:
         from tencentcloud.common import credential
         from tencentcloud.common.abstract_client import AbstractClient
@@ -104,8 +107,8 @@ class TencentApi:
 
         self.service = service
         self.credentials = credentials
+        self.limits = limits or Limits()
         http = HttpProfile(protocol=endpoint.protocol, endpoint=endpoint.host, reqTimeout=max(1, round(timeout)))
-        profile = ClientProfile(httpProfile=http, language="en-US", disable_region_breaker=True)
         cred = credential.Credential(credentials.secret_id, credentials.secret_key, credentials.token)
 
         class _Client(AbstractClient):  # type: ignore[misc]
@@ -113,11 +116,26 @@ class TencentApi:
             _endpoint = endpoint.host
             _service = service
 
-        self._client = _Client(cred, region, profile)
+        def new_client() -> Any:
+            profile = ClientProfile(httpProfile=http, language="en-US", disable_region_breaker=True)
+            return _Client(cred, region, profile)
+
+        self._new_client = new_client
+        # One SDK client per thread: the SDK's client keeps per-request state on itself
+        # (request_length, a requests.Session) and is not documented as thread-safe.
+        self._local = threading.local()
+
+    @property
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new_client()
+        return client
 
     def call(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+        self.limits.acquire(f"{self.service}:{action}")
         try:
             reply = self._client.call_json(action, dict(params))
         except TencentCloudSDKException as exc:

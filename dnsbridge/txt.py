@@ -88,7 +88,7 @@ def _escape(piece: str) -> str:
             out.append("\\" + chr(byte))
         elif 0x20 <= byte < 0x7F:
             out.append(chr(byte))
-        else:  # Route 53 wants other octets as \DDD (octal there, see providers/route53.py)
+        else:  # RFC 1035 §5.1: \\DDD in decimal (Route 53 wants octal: providers/route53.py has its own codec)
             out.append(f"\\{byte:03d}")
     return "".join(out)
 

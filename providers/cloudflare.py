@@ -137,6 +137,9 @@ class CloudflareProvider(Provider):
         def attempt() -> T:
             import cloudflare
 
+            # One window for the token's 1,200 requests per 5 minutes. A list that spans pages
+            # sends one request per page under one acquire; reads are one page in practice.
+            self.settings.limits.acquire(SERVICE)
             try:
                 return fn()
             except cloudflare.APIStatusError as exc:

@@ -13,6 +13,7 @@ What this relies on (API-FACTS.md; the SDK's dnspod/v20210323/models.py docstrin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,8 +43,11 @@ class DnspodProvider(Provider):
         self._credentials = credentials_from(env, "DNSPOD", fallback="TENCENTCLOUD")
         override = env.get("DNSBRIDGE_DNSPOD_ENDPOINT", "").strip()
         endpoint = endpoint_from(override, "DNSBRIDGE_DNSPOD_ENDPOINT") if override else Endpoint(DEFAULT_HOST, "https")
-        self._api = TencentApi("dnspod", VERSION, self._credentials, endpoint, "", timeout=settings.timeout)
+        self._api = TencentApi(
+            "dnspod", VERSION, self._credentials, endpoint, "", timeout=settings.timeout, limits=settings.limits
+        )
         self._zones: dict[str, Zone] | None = None
+        self._zones_lock = threading.Lock()
         self._lines: dict[str, str] = {}  # RecordId → line, so an update stays on its line
 
     def secrets(self) -> tuple[str, ...]:
@@ -70,6 +74,10 @@ class DnspodProvider(Provider):
 
     def zones(self) -> dict[str, Zone]:
         """Every zone of the account, fetched once per provider instance (once per run)."""
+        with self._zones_lock:  # several domains' threads ask at once; list the zones once
+            return self._list_zones()
+
+    def _list_zones(self) -> dict[str, Zone]:
         if self._zones is None:
             found: dict[str, Zone] = {}
             offset = 0

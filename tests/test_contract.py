@@ -10,6 +10,7 @@ import pytest
 from dnsbridge.testing import SCENARIOS, World
 from tests.worlds import MemoryWorld, StoreWorld
 from tests.worlds_cloudflare import CloudflareWorld
+from tests.worlds_route53 import Route53World
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def memory_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 WORLDS: dict[str, Callable[[], StoreWorld]] = {
     "dnspod": StoreWorld,
     "cloudflare": CloudflareWorld,
+    "route53": Route53World,
     "memory-plugin": MemoryWorld,
 }
 

@@ -38,28 +38,49 @@ class Route53Mirror:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every API request
 
     @property
     def endpoint(self) -> str:
-        host, port = self.server.get_host_and_port()
+        host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> Self:
-        from moto.server import ThreadedMotoServer
+        # moto's own ThreadedMotoServer, rebuilt around a WSGI middleware that logs each
+        # request: the tests count API calls by what reached the server, whichever process or
+        # boto3 session sent them.
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self.server.start()
+        app = DomainDispatcherApplication(create_backend_app)
+
+        def logged(environ: dict[str, Any], start_response: Any) -> Any:
+            with self._lock:
+                self.requests.append((str(environ.get("REQUEST_METHOD")), str(environ.get("PATH_INFO"))))
+            return app(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, logged, threaded=True)
+        threading.Thread(target=self.server.serve_forever, name="moto-route53", daemon=True).start()
         self._thread = threading.Thread(target=self._run, name="route53-mirror", daemon=True)
         self._thread.start()
         return self
+
+    def count(self, method: str | None = None, path_suffix: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for m, p in self.requests
+                if (method is None or m == method) and (path_suffix is None or p.rstrip("/").endswith(path_suffix))
+            )
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self.server is not None:
-            self.server.stop()
+            self.server.shutdown()
+            self.server.server_close()
         self.reset()
 
     def __enter__(self) -> Self:

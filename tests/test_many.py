@@ -1,0 +1,108 @@
+"""Many domains in one run: rate limits held, failures isolated, results and exit codes right."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dnsbridge.ratelimit import MARGIN, Limits, Quota, SlidingWindow
+from dnsbridge.testing import run
+from tests.worlds import StoreWorld
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@settings(max_examples=100, deadline=None)
+@given(count=st.integers(1, 30), period=st.sampled_from([1.0, 300.0]), requests=st.integers(1, 200))
+def test_no_window_ever_holds_more_than_the_quota(count: int, period: float, requests: int) -> None:
+    t = FakeTime()
+    window = SlidingWindow(Quota(count, period), clock=t.clock, sleep=t.sleep)
+    sent = []
+    for _ in range(requests):
+        window.acquire()
+        sent.append(t.now)
+    for i, start in enumerate(sent):
+        inside = [s for s in sent[i:] if s < start + period]
+        assert len(inside) <= count
+    # and it is not slower than it must be: full windows, back to back
+    assert sent[-1] <= ((requests - 1) // count) * period * MARGIN + 1e-9
+
+
+def test_limits_scale_down_and_count_per_action() -> None:
+    limits = Limits({"ses:*": Quota(20, 1.0)}, scale=0.5)
+    a, b = limits.window("ses:CreateEmailIdentity"), limits.window("ses:UpdateEmailIdentity")
+    assert a is not None and b is not None and a is not b
+    assert a.quota == Quota(10, 1.0)
+    assert limits.window("elsewhere") is None
+
+
+def test_limiter_is_shared_by_threads() -> None:
+    t = FakeTime()
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            t.sleep(seconds)
+
+    window = SlidingWindow(Quota(5, 1.0), clock=t.clock, sleep=sleep)
+    threads = [threading.Thread(target=window.acquire) for _ in range(15)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert window.waited > 0
+
+
+@pytest.fixture
+def world() -> Iterator[StoreWorld]:
+    with StoreWorld() as w:
+        w.add_zone("example.com")
+        yield w
+
+
+def test_a_failing_domain_does_not_stop_the_others(world: StoreWorld) -> None:
+    world.add("broken.example.com", "TXT", "v=spf1 a -all")
+    world.add("broken.example.com", "TXT", "v=spf1 mx -all")  # two SPF records: a conflict
+    domains = [f"d{i}.example.com" for i in range(6)] + ["broken.example.com", "elsewhere.org"]
+    out = run(world, "onboard", *domains, "--timeout", "60", "--concurrency", "4", "-o", "json")
+    results = {d["domain"]: d for d in out.document["domains"]}
+    assert list(results) == domains  # in the order given
+    assert all(results[d]["verified"] for d in domains[:6])
+    assert results["broken.example.com"]["error"]["code"] == "Conflict"
+    assert results["elsewhere.org"]["error"]["code"] == "ZoneNotFound"
+    assert out.exit_code == 2  # the worst: ZoneNotFound is bad input
+    assert world.values("broken.example.com", "TXT") == ["v=spf1 a -all", "v=spf1 mx -all"]
+
+
+def test_mixed_outcomes_end_with_a_table_and_the_worst_code(world: StoreWorld) -> None:
+    world.add("broken.example.com", "CNAME", "elsewhere.example.net")
+    out = run(world, "onboard", "a.example.com", "broken.example.com", "--timeout", "60")
+    assert out.exit_code == 1
+    table = out.stdout[out.stdout.index("domain  ") :]
+    assert "a.example.com" in table and "broken.example.com" in table and "Conflict" in table
+    assert "2 domains: 1 verified, 1 with errors" in out.stdout
+
+
+def test_a_lowered_rate_is_kept_across_domains(world: StoreWorld) -> None:
+    import time
+
+    started = time.monotonic()
+    domains = [f"r{i}.example.com" for i in range(6)]
+    out = run(world, "onboard", *domains, "--no-wait", "--rate-scale", "0.1", "--concurrency", "6")
+    assert out.exit_code == 0, out.stderr
+    # 6 CreateEmailIdentity calls at 2/s (20 × 0.1): at least two full windows of waiting
+    assert time.monotonic() - started >= 2 * MARGIN
+    assert world.ses_calls("CreateEmailIdentity") == 6
