@@ -13,7 +13,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -28,6 +28,9 @@ from dnsbridge.retry import RetryPolicy
 from dnsbridge.run import DEFAULT_CONCURRENCY, Providers, run_all
 from dnsbridge.ses import REGION_HOSTS, Ses
 from dnsbridge.tencent import credentials_from
+
+if TYPE_CHECKING:
+    from dnsbridge.sandbox.world import Sandbox
 
 log = logging.getLogger("dnsbridge")
 CALL_TIMEOUT = 15.0  # seconds for any one API call
@@ -307,14 +310,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     show_default=True,
     help="Seconds a record must exist before the emulated SES sees it.",
 )
+@click.option(
+    "--provider",
+    "sandbox_provider",
+    type=click.Choice(["dnspod", "cloudflare", "route53"]),
+    default="dnspod",
+    show_default=True,
+    help="Which emulated API hosts the demo zone (route53 needs `pip install 'dnsbridge[sandbox]'`).",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def sandbox_command(ctx: click.Context, /, verify_delay: float, args: tuple[str, ...]) -> None:
+def sandbox_command(ctx: click.Context, /, verify_delay: float, sandbox_provider: str, args: tuple[str, ...]) -> None:
     """Run a dnsbridge command against local emulators: no cloud account needed.
 
     \b
-    Starts the Tencent Cloud (SES, DNSPod) emulator and an authoritative DNS server on
-    127.0.0.1, with a demo zone example.com, then runs ARGS against them, e.g.:
+    Starts the Tencent Cloud (SES, DNSPod) emulator, the Cloudflare emulator or moto's Route 53
+    (--provider), and an authoritative DNS server on 127.0.0.1, with a demo zone example.com,
+    then runs ARGS against them, e.g.:
         dnsbridge sandbox onboard mail.example.com
         dnsbridge sandbox status mail.example.com
         dnsbridge sandbox serve     (keep running; prints the environment to use)
@@ -322,29 +334,50 @@ def sandbox_command(ctx: click.Context, /, verify_delay: float, args: tuple[str,
     from dnsbridge.sandbox.world import Sandbox
 
     args = args or ("onboard", "mail.example.com")
-    with Sandbox(verify_delay=verify_delay) as box:
-        env = box.env()
-        if args[0] == "serve":
-            for key, value in env.items():
-                click.echo(f"export {key}={value}")
-            click.echo("# sandbox running; Ctrl-C to stop", err=True)
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                return
-        os.environ.update(env)
-        verbosity = ctx.obj["verbosity"]
-        flags = ["-q"] if verbosity < 0 else ["-v"] * verbosity
-        log.info(
-            "sandbox: SES %s, DNSPod %s, DNS %s",
-            env["DNSBRIDGE_SES_ENDPOINT"],
-            env["DNSBRIDGE_DNSPOD_ENDPOINT"],
-            env["DNSBRIDGE_NAMESERVERS"],
+    try:
+        box = Sandbox(verify_delay=verify_delay, provider=sandbox_provider).start()
+    except ImportError as exc:
+        missing = UsageError(
+            f"the {sandbox_provider} sandbox needs {exc.name}", hint="pip install 'dnsbridge[sandbox]'"
         )
+        _fail(ctx, missing, "text")
+        return
+    try:
+        _in_sandbox(ctx, box, sandbox_provider, args)
+    finally:
+        box.stop()
+
+
+def _in_sandbox(ctx: click.Context, box: Sandbox, sandbox_provider: str, args: tuple[str, ...]) -> None:
+    """Run ARGS as a dnsbridge command line, in this process, against the started sandbox."""
+    env = box.env()
+    if args[0] == "serve":
+        for key, value in env.items():
+            click.echo(f"export {key}={value}")
+        click.echo("# sandbox running; Ctrl-C to stop", err=True)
         try:
-            cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
-        except click.exceptions.Exit as done:
-            ctx.exit(done.exit_code)
-        except click.ClickException as exc:
-            exc.show()
-            ctx.exit(exc.exit_code)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            return
+    os.environ.update(env)
+    verbosity = ctx.obj["verbosity"]
+    flags = ["-q"] if verbosity < 0 else ["-v"] * verbosity
+    endpoints = {
+        "dnspod": env["DNSBRIDGE_DNSPOD_ENDPOINT"],
+        "cloudflare": env.get("CLOUDFLARE_BASE_URL", ""),
+        "route53": env.get("AWS_ENDPOINT_URL_ROUTE_53", ""),
+    }
+    log.info(
+        "sandbox: SES %s, %s %s, DNS %s",
+        env["DNSBRIDGE_SES_ENDPOINT"],
+        sandbox_provider,
+        endpoints[sandbox_provider],
+        env["DNSBRIDGE_NAMESERVERS"],
+    )
+    try:
+        cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        ctx.exit(done.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        ctx.exit(exc.exit_code)

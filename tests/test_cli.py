@@ -205,7 +205,8 @@ def test_providers_lists_the_builtin_adapters(world: StoreWorld) -> None:
     assert "dnspod" in out.stdout
 
 
-def test_sandbox_command_runs_the_readme_flow_in_a_subprocess() -> None:
+@pytest.mark.parametrize("provider", ["dnspod", "cloudflare", "route53"])
+def test_sandbox_command_runs_the_readme_flow_in_a_subprocess(provider: str) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -214,6 +215,8 @@ def test_sandbox_command_runs_the_readme_flow_in_a_subprocess() -> None:
             "sandbox",
             "--verify-delay",
             "0.5",
+            "--provider",
+            provider,
             "onboard",
             "mail.example.com",
             "-o",
@@ -227,6 +230,6 @@ def test_sandbox_command_runs_the_readme_flow_in_a_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)["domains"][0]
-    assert doc["verified"] is True
+    assert doc["verified"] is True and doc["provider"] == provider
     spf = next(r for r in doc["records"] if r["value"].startswith("v=spf1"))
     assert spf["action"] == "update" and "include:_spf.example.net" in spf["value"]
