@@ -17,10 +17,11 @@ from dnsbridge.plan import Action, Plan, diff
 from dnsbridge.provider import Provider
 from dnsbridge.records import Attribute
 from dnsbridge.retry import Deadline
-from dnsbridge.ses import Identity, Ses
+from dnsbridge.ses import DKIM_OPTIONS, Identity, Ses
 from dnsbridge.verify import not_seen, wait_verified
 
 log = logging.getLogger("dnsbridge")
+DKIM_BITS = {option: bits for bits, option in DKIM_OPTIONS.items()}
 
 # What a fresh identity will ask for, known before SES is asked to create it (API-FACTS.md:
 # the console's four records). Used only by `plan` on an unregistered domain, which must not
@@ -134,9 +135,12 @@ def _identity(result: DomainResult, ses: Ses, options: Options, deadline: Deadli
     if not options.dry_run:
         identity = ses.ensure_identity(result.domain, options.dkim_bits, deadline)
         log.info("%s: SES identity %s", result.domain, "created" if identity.created else "exists")
+        _note_dkim_mismatch(result, identity, options.dkim_bits)
         return identity
     try:
-        return ses.get(result.domain, deadline)
+        identity = ses.get(result.domain, deadline)
+        _note_dkim_mismatch(result, identity, options.dkim_bits)
+        return identity
     except ApiError as exc:
         if exc.code != "InvalidParameterValue.NotExistDomain":
             raise
@@ -145,6 +149,18 @@ def _identity(result: DomainResult, ses: Ses, options: Options, deadline: Deadli
         "are chosen by SES then, so they are not in this plan"
     )
     return None
+
+
+def _note_dkim_mismatch(result: DomainResult, identity: Identity, bits: int) -> None:
+    # DKIMOption is chosen when an identity is created; SES has no call to change it later.
+    if identity.created or identity.dkim_option not in DKIM_BITS or DKIM_BITS[identity.dkim_option] == bits:
+        return
+    note = (
+        f"the SES identity already exists with a {DKIM_BITS[identity.dkim_option]}-bit DKIM key; "
+        f"--dkim-bits {bits} applies only to new identities"
+    )
+    result.notes.append(note)
+    log.warning("%s: %s", result.domain, note)
 
 
 def _predicted(domain: str) -> list[Attribute]:

@@ -111,3 +111,10 @@ def test_verify_loop_gives_up_at_the_deadline() -> None:
     result = wait_verified(ses, "d.test", deadline, backoff=Backoff(base=1, cap=4, floor=0.5), sleep=sleep)
     assert not result.verified
     assert now[0] <= 10 and ses.polls >= 3
+
+
+def test_dkim_bits_of_an_existing_identity_are_reported_not_silently_ignored(world: StoreWorld) -> None:
+    assert run(world, "onboard", "mail.example.com", "--no-wait", "--dkim-bits", "1024").exit_code == 0
+    out = run(world, "onboard", "mail.example.com", "--no-wait", "--dkim-bits", "2048", "-o", "json")
+    assert out.exit_code == 0
+    assert any("1024-bit DKIM key" in n for n in out.document["domains"][0]["notes"])
