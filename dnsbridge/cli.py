@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from dnsbridge import __version__, names
+from dnsbridge import __version__, console, names
 from dnsbridge import provider as provider_registry
 from dnsbridge.errors import DnsbridgeError, UsageError
 from dnsbridge.onboard import DomainResult, Options
@@ -42,8 +42,7 @@ class _LevelFormatter(RedactingFormatter):
         return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
 
 
-def _setup_logging(verbosity: int, redactor: Redactor, stream: TextIO) -> None:
-    handler = logging.StreamHandler(stream)
+def _setup_logging(verbosity: int, redactor: Redactor, handler: logging.Handler) -> None:
     handler.setFormatter(_LevelFormatter(redactor, "%(message)s"))
     root = logging.getLogger("dnsbridge")
     root.handlers[:] = [handler]
@@ -74,7 +73,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     env = dict(os.environ)
     ctx.obj["env"] = env
     ctx.obj["redactor"] = Redactor(env)
-    _setup_logging(ctx.obj["verbosity"], ctx.obj["redactor"], sys.stderr)
+    ctx.obj["console"] = console.start(env, sys.stderr, ctx.obj["verbosity"], ctx.obj["redactor"])
+    _setup_logging(ctx.obj["verbosity"], ctx.obj["redactor"], ctx.obj["console"].handler())
 
 
 def _domain_options(fn: Any) -> Any:
@@ -220,7 +220,7 @@ def _run(ctx: click.Context, kw: dict[str, Any], *, dry_run: bool, wait: bool) -
         try:
             results = run_all(domains, ses, providers, options, env, concurrency=kw["concurrency"])
         finally:
-            ctx.obj["redactor"].secrets.extend(providers.secrets())
+            ctx.obj["console"].add_secrets(providers.secrets())
     except DnsbridgeError as exc:
         _fail(ctx, exc, output)
     _emit(ctx, results, output, dry_run)
@@ -237,10 +237,11 @@ def _providers(name: str, env: Mapping[str, str], limits: Limits | None = None, 
 
 def _emit(ctx: click.Context, results: Sequence[DomainResult], output: str, dry_run: bool) -> None:
     redactor: Redactor = ctx.obj["redactor"]
+    ctx.obj["console"].finish(results, dry_run)
     if output == "json":
-        click.echo(redactor(render_json(results)))
+        click.echo(ctx.obj["console"].stdout(redactor(render_json(results))))
     elif ctx.obj["verbosity"] >= 0:
-        click.echo(redactor(render_text(results, dry_run)))
+        click.echo(ctx.obj["console"].stdout(redactor(render_text(results, dry_run))))
     ctx.exit(exit_code(results))
 
 
@@ -248,6 +249,7 @@ def _fail(ctx: click.Context, exc: DnsbridgeError, output: str) -> None:
     """An error before any domain's own flow began (bad input, credentials): nothing was changed."""
     redactor: Redactor = ctx.obj["redactor"]
     log.error("%s", exc)
+    ctx.obj["console"].fail(exc)
     if output == "json":
         document = {"domains": [], "error": {"code": exc.code, "message": str(exc)}}
         click.echo(redactor(json.dumps(document, indent=2, ensure_ascii=False)))
@@ -268,7 +270,7 @@ def status_command(ctx: click.Context, /, **kw: Any) -> None:
         providers = _providers(kw["provider"], env)
         zone = names.normalise(kw["zone"]) if kw["zone"] else None
         reports = [status(d, ses, providers.for_domain(d), zone, env) for d in domains]
-        ctx.obj["redactor"].secrets.extend(providers.secrets())
+        ctx.obj["console"].add_secrets(providers.secrets())
     except DnsbridgeError as exc:
         _fail(ctx, exc, kw["output"])
         return
@@ -276,7 +278,7 @@ def status_command(ctx: click.Context, /, **kw: Any) -> None:
     if kw["output"] == "json":
         click.echo(redactor(json.dumps({"domains": [r.as_dict() for r in reports]}, indent=2, ensure_ascii=False)))
     else:
-        click.echo(redactor("\n\n".join(r.render() for r in reports)))
+        click.echo(ctx.obj["console"].stdout(redactor("\n\n".join(r.render() for r in reports))))
     ctx.exit(max((r.exit_code for r in reports), default=0))
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dnsbridge import propagation, records
+from dnsbridge import progress, propagation, records
 from dnsbridge.errors import ApiError, DnsbridgeError, VerificationTimeout
 from dnsbridge.plan import Action, Plan, diff
 from dnsbridge.provider import Provider
@@ -74,12 +74,14 @@ def onboard(
 ) -> DomainResult:
     started = time.monotonic()
     result = DomainResult(domain=domain, provider=provider.name)
+    progress.observer().started(domain)
     try:
         _run(result, ses, provider, options, env)
     except DnsbridgeError as exc:
         result.error = exc
         log.error("%s: %s", domain, exc)
     result.seconds = time.monotonic() - started
+    progress.observer().finished(result)
     return result
 
 
@@ -96,6 +98,7 @@ def _run(result: DomainResult, ses: Ses, provider: Provider, options: Options, e
     current = provider.read(zone, records.wanted_names(wanted))
     plan = diff(domain, zone.name, wanted, current, replace_mx=options.replace_mx)
     result.plan = plan
+    progress.observer().planned(domain, plan)
     for warning in plan.warnings:
         log.warning("%s: %s", domain, warning)
         result.notes.append(warning)
@@ -106,6 +109,7 @@ def _run(result: DomainResult, ses: Ses, provider: Provider, options: Options, e
         provider.apply(zone, plan)
     else:
         log.info("%s: every record is already in place in %s", domain, zone.name)
+    progress.observer().written(domain, plan)
     if identity and identity.verified and not plan.writes:
         result.verified = True
         log.info("%s: verified", domain)
@@ -116,6 +120,7 @@ def _run(result: DomainResult, ses: Ses, provider: Provider, options: Options, e
     if options.propagation_check:
         _wait_propagated(result, plan, zone.nameservers, env, deadline)
     log.info("%s: asking SES to verify (deadline in %.0fs)", domain, deadline.remaining())
+    progress.observer().waiting(domain, "ses", deadline)
     final = wait_verified(ses, domain, deadline, on_change=lambda i: _log_ses_view(domain, i))
     result.identity = final
     result.verified = final.verified
@@ -174,20 +179,20 @@ def _wait_propagated(
     if servers is None:
         servers = propagation.zone_servers(plan.zone, nameservers)
     served = [c.record for c in plan.changes if c.action is not Action.SKIPPED]
-    state = propagation.wait_visible(
-        served,
-        servers,
-        deadline,
-        on_progress=lambda done, total: log.info(
-            "%s: %d/%d records answer at the zone's nameservers", result.domain, done, total
-        ),
-    )
+    progress.observer().waiting(result.domain, "nameservers", deadline, servers)
+
+    def on_progress(done: int, total: int) -> None:
+        log.info("%s: %d/%d records answer at the zone's nameservers", result.domain, done, total)
+        progress.observer().visible(result.domain, done, total)
+
+    state = propagation.wait_visible(served, servers, deadline, on_progress=on_progress)
     if not state.checked or not state.visible:
         result.notes.append(state.note)
         log.warning("%s: %s", result.domain, state.note)
 
 
 def _log_ses_view(domain: str, identity: Identity) -> None:
+    progress.observer().ses_view(domain, identity)
     seen = sum(1 for a in identity.attributes if a.status)
     log.info(
         "%s: SES sees %d/%d records%s",

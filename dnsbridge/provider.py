@@ -78,6 +78,12 @@ class Provider:
         """Credential values this adapter holds, so reports can make sure none is ever shown."""
         return ()
 
+    @classmethod
+    def claims(cls, nameservers: Sequence[str]) -> bool:
+        """Whether a zone served by `nameservers` is this provider's (`--provider auto`): by
+        default, a host contains one of `nameserver_hints`. Override for vanity nameservers."""
+        return any(hint in host for host in nameservers for hint in cls.nameserver_hints)
+
 
 def longest_suffix(domain: str, zones: Iterable[str]) -> str | None:
     """The longest zone name that `domain` is in (label-wise), or None."""
