@@ -377,7 +377,9 @@ def _in_sandbox(ctx: click.Context, box: Sandbox, sandbox_provider: str, args: t
         env["DNSBRIDGE_NAMESERVERS"],
     )
     try:
-        cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
+        # Not standalone: click then *returns* the command's exit code instead of exiting.
+        code = cli.main(args=[*flags, *args], prog_name="dnsbridge sandbox", standalone_mode=False)
+        ctx.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Exit as done:
         ctx.exit(done.exit_code)
     except click.ClickException as exc:

@@ -44,7 +44,10 @@ _EXPLAINED = {
         "SES is not offered in this region on this endpoint",
         "use --region ap-singapore for the international site, ap-guangzhou or ap-hongkong for the China site",
     ),
-    "InvalidParameterValue.NotExistDomain": ("SES has no sender domain of this name in this account", None),
+    "InvalidParameterValue.NotExistDomain": (
+        "SES has no sender domain of this name in this account",
+        "`dnsbridge onboard DOMAIN` registers it",
+    ),
 }
 
 

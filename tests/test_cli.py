@@ -233,3 +233,16 @@ def test_sandbox_command_runs_the_readme_flow_in_a_subprocess(provider: str) -> 
     assert doc["verified"] is True and doc["provider"] == provider
     spf = next(r for r in doc["records"] if r["value"].startswith("v=spf1"))
     assert spf["action"] == "update" and "include:_spf.example.net" in spf["value"]
+
+
+def test_sandbox_passes_the_commands_exit_code_through() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "dnsbridge", "sandbox", "status", "never-registered.example.com"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "dnsbridge onboard DOMAIN" in proc.stdout
