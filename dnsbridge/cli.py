@@ -107,6 +107,13 @@ def _domain_options(fn: Any) -> Any:
     return fn
 
 
+def _not_nan(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    # FloatRange lets NaN through: every comparison with NaN is false.
+    if value is not None and value != value:
+        raise click.BadParameter("is not a number", ctx=ctx, param=param)
+    return value
+
+
 def _onboard_options(fn: Any) -> Any:
     for option in reversed(
         [
@@ -122,6 +129,7 @@ def _onboard_options(fn: Any) -> Any:
                 "--timeout",
                 envvar="DNSBRIDGE_TIMEOUT",
                 type=click.FloatRange(min=1, max=86400),
+                callback=_not_nan,
                 default=900,
                 show_default=True,
                 help="Seconds to wait for verification, all stages together. [env DNSBRIDGE_TIMEOUT]",

@@ -71,8 +71,8 @@ def sender_domain(name: str) -> str:
     labels = result.split(".")
     if len(labels) < 2:
         raise InvalidDomain(f"{name!r} is not a registrable domain (it needs at least two labels)")
-    if any(label.startswith("_") for label in labels):
-        raise InvalidDomain(f"{name!r}: a sender domain is a hostname; labels can't start with '_'")
+    if any("_" in label for label in labels):
+        raise InvalidDomain(f"{name!r}: a sender domain is a hostname; its labels can't hold '_'")
     if labels[-1].isdigit():
         raise InvalidDomain(f"{name!r}: the top-level label can't be all digits")
     return result

@@ -140,13 +140,22 @@ class Route53Provider(Provider):
         if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() != "true":
             endpoint = env.get("AWS_ENDPOINT_URL_ROUTE_53", "").strip() or env.get("AWS_ENDPOINT_URL", "").strip()
         config = Config(
-            retries={"mode": "standard", "max_attempts": 1},
+            # Fix (issue #7): botocore's `max_attempts` counts *retries* (1 = one retry after the
+            # first try), so every throttled or dropped call was sent twice before our policy saw
+            # it. `total_max_attempts` counts the first try: 1 means botocore never retries.
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=settings.timeout,
             read_timeout=settings.timeout,
         )
         try:
             # The boto3 Route 53 client; public so tests can hook its events.
-            self.client: Any = session.client("route53", config=config, endpoint_url=endpoint or None)
+            # Fix (issue #7): with an endpoint URL and no region configured, botocore can't pick a
+            # signing region and every call raised NoRegionError, which escaped as a traceback.
+            # Route 53 is global and signs with us-east-1; a configured region still wins.
+            region = session.region_name or ("us-east-1" if endpoint else None)
+            self.client: Any = session.client(
+                "route53", config=config, endpoint_url=endpoint or None, region_name=region
+            )
         except ValueError:  # botocore refuses an endpoint that is not a URL
             raise UsageError(
                 f"the Route 53 endpoint {endpoint!r} is not a URL",

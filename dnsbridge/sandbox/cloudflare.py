@@ -51,6 +51,7 @@ import math
 import re
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +62,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from dnsbridge.sandbox.faults import Chaos, Fault, Kind, Request, body_key
 from dnsbridge.sandbox.zones import StoredRecord, StoredZone, ZoneStore
 
 __all__ = [
@@ -394,6 +396,8 @@ class CloudflareEmulator:
         self.calls: list[Call] = []
         self._lock = threading.RLock()
         self._faults: deque[_Fault] = deque()
+        # Wire-level faults (dnsbridge.sandbox.faults): throttling, 5xx, drops, slow and lost replies.
+        self.chaos = Chaos()
         self._hits: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
         self._meta: dict[str, dict[int, _Rec]] = {}
@@ -1091,7 +1095,49 @@ def _handler_for(emulator: CloudflareEmulator) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {key.lower(): value for key, value in self.headers.items()}
+            path = urlsplit(self.path).path
+            folded = "/".join("{id}" if len(p) == 32 else p for p in path.split("/"))
+            fault = emulator.chaos.decide(
+                Request(
+                    PROVIDER,
+                    f"{self.command} {folded}",
+                    write=self.command != "GET" and "/dns_records" in path,
+                    key=body_key(self.command, self.path, body),
+                    body=body,
+                    credential=headers.get("authorization", ""),
+                )
+            )
+            if fault is not None and fault.kind not in (Kind.SLOW, Kind.LOST_REPLY):
+                self._fault(fault)
+                return
+            if fault is not None and fault.kind is Kind.SLOW:
+                time.sleep(fault.delay)
             status, extra, payload = emulator.handle(self.command, self.path, headers, body)
+            if fault is not None and fault.kind is Kind.LOST_REPLY:
+                self._drop(fault)
+                return
+            self._send(status, extra, payload)
+
+        def _drop(self, fault: Fault) -> None:
+            if fault.then is not None:
+                fault.then()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _fault(self, fault: Fault) -> None:
+            if fault.kind is Kind.DROP:
+                self._drop(fault)
+            elif fault.kind is Kind.THROTTLE:
+                error = ApiError(429, 971, headers={"retry-after": f"{fault.retry_after:g}"})
+                self._send(error.status, error.headers, error.envelope())
+            elif fault.kind is Kind.SERVER:
+                self._send(503, {}, ApiError(503, 10001, "Service unavailable").envelope())
+            elif fault.kind is Kind.DENY:
+                credential = self.headers.get("Authorization") or ""
+                self._send(403, {}, ApiError(403, 10000, f"Authentication error ({credential})").envelope())
+
+        def _send(self, status: int, extra: Mapping[str, str], payload: JsonObject) -> None:
             data = json.dumps(payload).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

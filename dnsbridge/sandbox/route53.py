@@ -13,17 +13,57 @@ read directly; that is moto's internal API (moto 5.x), used only here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
+import socket
 import threading
+import time
+import uuid
 from types import TracebackType
 from typing import Any, Self
 
+from dnsbridge.sandbox.faults import Chaos, Fault, Kind, Request, body_key
 from dnsbridge.sandbox.zones import StoredRecord, ZoneStore
 
 log = logging.getLogger(__name__)
 MOTO_ACCOUNT = "123456789012"  # moto's default account id
 _OCTAL = re.compile(r"\\([0-7]{3})")  # Route 53 shows '*' and other octets in names as \ooo
+
+
+# Route 53's own answers, as its REST-XML API sends them (botocore parses Code from <Error>).
+THROTTLING_XML = (
+    "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    "<RequestId>{request_id}</RequestId></ErrorResponse>"
+)
+UNAVAILABLE_XML = (
+    "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Service unavailable"
+    "</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+)
+DENIED_XML = (
+    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token "
+    "included in the request is invalid ({credential}).</Message></Error><RequestId>{request_id}</RequestId>"
+    "</ErrorResponse>"
+)
+_ZONE_PATH = re.compile(r"/hostedzone/[^/]+")
+_CHANGE_PATH = re.compile(r"/change/[^/]+")
+
+
+def route53_action(method: str, path: str) -> tuple[str, bool]:
+    """(the API action a request is, whether it writes), from its method and path."""
+    tail = path.rstrip("/").split("/2013-04-01", 1)[-1]
+    if tail.startswith("/hostedzone/") and tail.endswith("/rrset"):
+        return ("ChangeResourceRecordSets", True) if method == "POST" else ("ListResourceRecordSets", False)
+    if tail == "/hostedzonesbyname":
+        return "ListHostedZonesByName", False
+    if tail == "/hostedzone":
+        return ("CreateHostedZone", True) if method == "POST" else ("ListHostedZones", False)
+    if tail.startswith("/change/"):
+        return "GetChange", False
+    if _ZONE_PATH.fullmatch(tail):
+        return "GetHostedZone", False
+    return f"{method} {_CHANGE_PATH.sub('/change/{id}', _ZONE_PATH.sub('/hostedzone/{id}', tail))}", method != "GET"
 
 
 def _name(raw: str) -> str:
@@ -39,6 +79,8 @@ class Route53Mirror:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API request
+        # Wire-level faults (dnsbridge.sandbox.faults), decided in the middleware in front of moto.
+        self.chaos = Chaos()
 
     @property
     def endpoint(self) -> str:
@@ -56,9 +98,37 @@ class Route53Mirror:
         app = DomainDispatcherApplication(create_backend_app)
 
         def logged(environ: dict[str, Any], start_response: Any) -> Any:
+            method, path = str(environ.get("REQUEST_METHOD")), str(environ.get("PATH_INFO"))
             with self._lock:
-                self.requests.append((str(environ.get("REQUEST_METHOD")), str(environ.get("PATH_INFO"))))
-            return app(environ, start_response)
+                self.requests.append((method, path))
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            action, write = route53_action(method, path)
+            query = str(environ.get("QUERY_STRING") or "")
+            fault = self.chaos.decide(
+                Request(
+                    "route53",
+                    action,
+                    write=write,
+                    key=body_key(method, f"{path}?{query}", body),
+                    body=body,
+                    credential=str(environ.get("HTTP_AUTHORIZATION") or ""),
+                )
+            )
+            if fault is None:
+                return app(environ, start_response)
+            if fault.kind is Kind.SLOW:
+                time.sleep(fault.delay)
+                return app(environ, start_response)
+            if fault.kind is Kind.LOST_REPLY:
+                # Let moto do the work (consume the whole answer), then drop the connection.
+                for _ in app(environ, lambda *args, **kwargs: lambda data: None):
+                    pass
+                _drop(environ, fault)
+            if fault.kind is Kind.DROP:
+                _drop(environ, fault)
+            return _error_answer(fault, environ, start_response)
 
         self.server = make_server("127.0.0.1", 0, logged, threaded=True)
         threading.Thread(target=self.server.serve_forever, name="moto-route53", daemon=True).start()
@@ -128,6 +198,34 @@ class Route53Mirror:
                     if key not in have:
                         rname, rtype, value, priority = key
                         self.store.add(zone.name, StoredRecord(0, rname, rtype, value, ttl=ttl, priority=priority))
+
+
+def _drop(environ: dict[str, Any], fault: Fault) -> None:
+    """Close the client's connection without a reply; werkzeug treats the error as a dropped client."""
+    if fault.then is not None:
+        fault.then()
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    raise ConnectionAbortedError("fault injected: connection dropped")
+
+
+def _error_answer(fault: Fault, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    request_id = str(uuid.uuid4())
+    if fault.kind is Kind.THROTTLE:
+        status, body = "400 Bad Request", THROTTLING_XML.format(request_id=request_id)
+    elif fault.kind is Kind.DENY:
+        credential = str(environ.get("HTTP_AUTHORIZATION") or "")
+        status, body = "403 Forbidden", DENIED_XML.format(request_id=request_id, credential=credential)
+    else:
+        status, body = "503 Service Unavailable", UNAVAILABLE_XML.format(request_id=request_id)
+    data = body.encode()
+    start_response(
+        status,
+        [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", request_id)],
+    )
+    return [data]
 
 
 def _records(rrset: Any) -> list[tuple[tuple[str, str, str, int | None], int]]:

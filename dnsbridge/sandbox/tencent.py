@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -34,6 +35,8 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qsl, urlsplit
 
+from dnsbridge.sandbox.faults import Chaos, Kind, Request, body_key
+from dnsbridge.sandbox.faults import Fault as WireFault
 from dnsbridge.sandbox.tc3 import Credentials, TC3Error, TC3Verifier
 from dnsbridge.sandbox.zones import Clock, StoredRecord, StoredZone, ZoneStore
 
@@ -68,6 +71,12 @@ DEFAULT_RATE_LIMITS: dict[str, float] = {
 }
 # API-FACTS: SES answers RequestLimitExceeded, DNSPod RequestLimitExceeded.RequestLimitExceeded.
 RATE_LIMIT_CODES = {SES: "RequestLimitExceeded", DNSPOD: "RequestLimitExceeded.RequestLimitExceeded"}
+# Calls that change something: what the fault tests count as writes.
+WRITE_ACTIONS = frozenset(
+    {"CreateRecord", "ModifyRecord", "DeleteRecord", "CreateEmailIdentity", "DeleteEmailIdentity"}
+)
+# A hook that rewrites the Attributes SES answers (tests of unexpected answers): (identity, attributes) → attributes.
+AttributeTamper = Callable[["Identity", list[dict[str, Any]]], list[dict[str, Any]]]
 
 # Unconfirmed: DNSPod's maximum TXT value length. API-FACTS' 512 is not established; 2048 is a
 # guess chosen so that a 2048-bit DKIM key (~410 characters) is accepted.
@@ -270,21 +279,65 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        payload = self.server.emulator.handle(
-            self.server.service,
+        emulator, service = self.server.emulator, self.server.service
+        action = self.headers.get("X-TC-Action") or ""
+        fault = emulator.chaos.decide(
+            Request(
+                service,
+                action,
+                write=action in WRITE_ACTIONS,
+                key=body_key(self.command, action, body),
+                body=body,
+                credential=self.headers.get("Authorization") or "",
+            )
+        )
+        if fault is not None and fault.kind is not Kind.SLOW and fault.kind is not Kind.LOST_REPLY:
+            self._fault(fault, service)
+            return
+        if fault is not None and fault.kind is Kind.SLOW:
+            time.sleep(fault.delay)
+        payload = emulator.handle(
+            service,
             method=self.command,
             path=url.path or "/",
             query=url.query,
             headers=self.headers,
             body=body,
         )
+        if fault is not None and fault.kind is Kind.LOST_REPLY:
+            self._drop(fault)
+            return
+        self._reply(200, payload)
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(200)
+        self.send_response(status)
         # Exactly this value: the SDK's _check_error ignores errors under any other Content-Type.
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _drop(self, fault: WireFault) -> None:
+        if fault.then is not None:
+            fault.then()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _fault(self, fault: WireFault, service: str) -> None:
+        def error(code: str, message: str) -> dict[str, Any]:
+            return {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
+
+        if fault.kind is Kind.DROP:
+            self._drop(fault)
+        elif fault.kind is Kind.THROTTLE:
+            self._reply(200, error(RATE_LIMIT_CODES[service], "Your request frequency exceeds the limit."))
+        elif fault.kind is Kind.SERVER:
+            self._reply(503, {"message": "Service Unavailable"})
+        elif fault.kind is Kind.DENY:
+            credential = self.headers.get("Authorization") or ""
+            self._reply(200, error("AuthFailure.SecretIdNotFound", f"The SecretId is not found ({credential})."))
 
     do_POST = _handle
     do_GET = _handle
@@ -330,6 +383,9 @@ class TencentEmulator:
         self.identities: dict[str, Identity] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        # Wire-level faults (dnsbridge.sandbox.faults): throttling, 5xx, drops, slow and lost replies.
+        self.chaos = Chaos()
+        self.tamper_attributes: AttributeTamper | None = None
         self._windows: dict[tuple[str, str, str], collections.deque[float]] = {}
         self._lock = threading.RLock()
         self._servers: dict[str, _Server] = {}
@@ -651,12 +707,15 @@ class TencentEmulator:
         dmarc_ok = bool(dmarc) and dmarc[0].startswith("v=DMARC1")
         mx_current = SES_MX_HOST if SES_MX_HOST in mx_hosts else (mx_hosts[0] if mx_hosts else "")
         dkim_current = dkim_match or (dkim[0] if dkim else "")
-        return [
+        attributes = [
             attr("TXT", dmarc_name, SES_DMARC_VALUE, dmarc[0] if dmarc else "", dmarc_ok),
             attr("TXT", identity.dkim_name, identity.dkim_value, dkim_current, dkim_match is not None),
             attr("MX", d, SES_MX_HOST, mx_current, SES_MX_HOST in mx_hosts),
             attr("TXT", d, SES_SPF_VALUE, spf[0] if spf else "", spf_ok),
         ]
+        if self.tamper_attributes is not None:  # tests of answers a client must refuse to act on
+            attributes = self.tamper_attributes(identity, attributes)
+        return attributes
 
     # DNSPod ------------------------------------------------------------------------------
     def _zones(self, account: str) -> list[StoredZone]:
