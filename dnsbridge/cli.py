@@ -224,7 +224,7 @@ def _run(ctx: click.Context, kw: dict[str, Any], *, dry_run: bool, wait: bool) -
         )
         limits = Limits(scale=kw["rate_scale"])
         ses = _ses(env, options.region, limits)
-        providers = _providers(kw["provider"], env, limits, ttl=options.ttl)
+        providers = _providers(kw["provider"], env, limits, ttl=options.ttl, domains=len(domains))
         try:
             results = run_all(domains, ses, providers, options, env, concurrency=kw["concurrency"])
         finally:
@@ -238,8 +238,12 @@ def _ses(env: Mapping[str, str], region: str, limits: Limits | None = None) -> S
     return Ses(credentials_from(env), region, env, retry=RetryPolicy(), timeout=CALL_TIMEOUT, limits=limits)
 
 
-def _providers(name: str, env: Mapping[str, str], limits: Limits | None = None, ttl: int | None = None) -> Providers:
-    settings = ProviderSettings(env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl, limits=limits or Limits())
+def _providers(
+    name: str, env: Mapping[str, str], limits: Limits | None = None, ttl: int | None = None, domains: int = 1
+) -> Providers:
+    settings = ProviderSettings(
+        env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl, limits=limits or Limits(), domains=domains
+    )
     return Providers(name, settings)
 
 

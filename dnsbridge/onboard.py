@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dnsbridge import progress, propagation, records
 from dnsbridge.errors import ApiError, DnsbridgeError, VerificationTimeout
 from dnsbridge.plan import Action, Plan, diff
-from dnsbridge.provider import Provider
+from dnsbridge.provider import ZoneAccess
 from dnsbridge.records import Attribute
 from dnsbridge.retry import Deadline
 from dnsbridge.ses import DKIM_OPTIONS, Identity, Ses
@@ -68,7 +68,7 @@ class DomainResult:
 def onboard(
     domain: str,
     ses: Ses,
-    provider: Provider,
+    provider: ZoneAccess,
     options: Options,
     env: Mapping[str, str],
 ) -> DomainResult:
@@ -85,7 +85,7 @@ def onboard(
     return result
 
 
-def _run(result: DomainResult, ses: Ses, provider: Provider, options: Options, env: Mapping[str, str]) -> None:
+def _run(result: DomainResult, ses: Ses, provider: ZoneAccess, options: Options, env: Mapping[str, str]) -> None:
     domain = result.domain
     deadline = Deadline(options.timeout)
     # The zone first: a domain that no zone of these credentials holds is bad input, and must

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from dnsbridge.errors import UnknownProvider, ZoneNotFound
 from dnsbridge.names import is_within
@@ -23,6 +23,12 @@ from dnsbridge.retry import Deadline, RetryPolicy
 
 ENTRY_POINT_GROUP = "dnsbridge.providers"
 # Used only when the package's metadata isn't installed (running from a source checkout).
+# A domain needs three names read. Above this many names at once (three domains' worth, when a
+# run merges the reads of its domains per zone), listing the whole zone takes fewer calls.
+ZONE_READ_NAMES = 8
+# Above this many domains in a run, listing every zone once beats a zone lookup per domain.
+ZONE_LIST_DOMAINS = 3
+
 BUILTIN = {
     "dnspod": "providers.dnspod:DnspodProvider",
     "cloudflare": "providers.cloudflare:CloudflareProvider",
@@ -45,6 +51,7 @@ class ProviderSettings:
     ttl: int | None = None
     # Shared by every domain of a run: adapters acquire their quota's window before each call.
     limits: Limits = field(default_factory=Limits)
+    domains: int = 1  # how many domains the run holds: adapters may list all zones once when many
 
 
 class Provider:
@@ -53,6 +60,9 @@ class Provider:
     name: ClassVar[str] = ""
     # Substrings of nameserver host names that identify this provider's zones (auto-detection).
     nameserver_hints: ClassVar[tuple[str, ...]] = ()
+    # True when `apply` sends all of a plan's writes in one API call (a batch endpoint), so plans
+    # of several domains in one zone are worth merging into one call.
+    batch_writes: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings) -> None:
         """Read credentials from settings.env; raise MissingCredentials when they're absent."""
@@ -83,6 +93,17 @@ class Provider:
         """Whether a zone served by `nameservers` is this provider's (`--provider auto`): by
         default, a host contains one of `nameserver_hints`. Override for vanity nameservers."""
         return any(hint in host for host in nameservers for hint in cls.nameserver_hints)
+
+
+class ZoneAccess(Protocol):
+    """What the flow needs of a provider: a Provider, or one seen through dnsbridge.coalesce."""
+
+    @property
+    def name(self) -> str: ...
+    def find_zone(self, domain: str, zone: str | None = None) -> Zone: ...
+    def read(self, zone: Zone, names: Sequence[str]) -> list[Record]: ...
+    def apply(self, zone: Zone, plan: Plan) -> None: ...
+    def wait_synced(self, zone: Zone, deadline: Deadline) -> None: ...
 
 
 def longest_suffix(domain: str, zones: Iterable[str]) -> str | None:

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from dnsbridge import provider as registry
+from dnsbridge.coalesce import ZoneBatching
 from dnsbridge.errors import DnsbridgeError
 from dnsbridge.onboard import DomainResult, Options, onboard
-from dnsbridge.provider import Provider, ProviderSettings
+from dnsbridge.provider import Provider, ProviderSettings, ZoneAccess
 from dnsbridge.ses import Ses
 
 DEFAULT_CONCURRENCY = 8
@@ -23,10 +24,12 @@ DEFAULT_CONCURRENCY = 8
 class Providers:
     """One adapter instance per provider for the whole run (so zone lists are fetched once)."""
 
-    def __init__(self, name: str, settings: ProviderSettings) -> None:
+    def __init__(self, name: str, settings: ProviderSettings, *, batching: bool = False) -> None:
         self.name = name
         self.settings = settings
+        self.batching = batching
         self._instances: dict[str, Provider] = {}
+        self._batched: dict[str, ZoneBatching] = {}
         self._lock = threading.Lock()
         if name != "auto":  # a named provider without credentials fails now, before any domain
             self.get(name)
@@ -37,12 +40,20 @@ class Providers:
                 self._instances[name] = registry.load(name)(self.settings)
             return self._instances[name]
 
-    def for_domain(self, domain: str) -> Provider:
+    def for_domain(self, domain: str) -> ZoneAccess:
         if self.name != "auto":
-            return self.get(self.name)
-        from dnsbridge.detect import detect
+            name = self.name
+        else:
+            from dnsbridge.detect import detect
 
-        return self.get(detect(domain, self.settings.env))
+            name = detect(domain, self.settings.env)
+        adapter = self.get(name)
+        if not self.batching:
+            return adapter
+        with self._lock:
+            if name not in self._batched:
+                self._batched[name] = ZoneBatching(adapter)
+            return self._batched[name]
 
     def secrets(self) -> list[str]:
         with self._lock:
@@ -66,7 +77,9 @@ def run_all(
             return DomainResult(domain=domain, provider=providers.name, error=exc)
         return onboard(domain, ses, dns_provider, options, env)
 
-    if concurrency <= 1 or len(domains) <= 1:
+    # Merging reads and writes per zone pays only when domains share zones and run at once.
+    providers.batching = concurrency > 1 and len(domains) > 1
+    if not providers.batching:
         return [one(d) for d in domains]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(domains)), thread_name_prefix="domain") as pool:
         return list(pool.map(one, domains))

@@ -13,7 +13,7 @@ from typing import Any
 
 from dnsbridge import names, propagation, records
 from dnsbridge.errors import DnsbridgeError
-from dnsbridge.provider import Provider
+from dnsbridge.provider import ZoneAccess
 from dnsbridge.ses import Ses
 
 
@@ -83,7 +83,7 @@ def _short(value: str, width: int = 50) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
-def status(domain: str, ses: Ses, provider: Provider, zone_name: str | None, env: Mapping[str, str]) -> StatusReport:
+def status(domain: str, ses: Ses, provider: ZoneAccess, zone_name: str | None, env: Mapping[str, str]) -> StatusReport:
     report = StatusReport(domain)
     try:
         identity = ses.get(domain)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ from dnsbridge.errors import (
     redact,
 )
 from dnsbridge.plan import Action, Change, Plan
-from dnsbridge.provider import Provider, ProviderSettings, Zone, longest_suffix, zone_not_found
+from dnsbridge.provider import ZONE_READ_NAMES, Provider, ProviderSettings, Zone, longest_suffix, zone_not_found
 from dnsbridge.records import Record
 from dnsbridge.retry import Backoff, Deadline
 from providers.route53_rules import (
@@ -100,6 +101,7 @@ SIMPLE = "simple"
 
 class Route53Provider(Provider):
     name = "route53"
+    batch_writes = True  # one ChangeResourceRecordSets holds every change of a zone
     nameserver_hints = ("awsdns",)
 
     def __init__(self, settings: ProviderSettings) -> None:
@@ -146,6 +148,8 @@ class Route53Provider(Provider):
             retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=settings.timeout,
             read_timeout=settings.timeout,
+            # One connection per concurrent domain (botocore's default pool is 10).
+            max_pool_connections=64,
         )
         try:
             # The boto3 Route 53 client; public so tests can hook its events.
@@ -166,6 +170,9 @@ class Route53Provider(Provider):
         self._zones: list[HostedZone] | None = None
         self._raw: dict[tuple[str, str, str, int | None], str] = {}  # logical value → the Value Route 53 holds
         self._changes: dict[str, list[str]] = {}  # zone id → ChangeInfo.Id of applied batches
+        self._insync: set[str] = set()
+        self._sync_lock = threading.Lock()
+        self._zone_locks: dict[str, threading.Lock] = {}
 
     def secrets(self) -> tuple[str, ...]:
         try:
@@ -305,10 +312,37 @@ class Route53Provider(Provider):
 
     # records -----------------------------------------------------------------------------
     def read(self, zone: Zone, names_: Sequence[str]) -> list[Record]:
+        if len(names_) > ZONE_READ_NAMES:
+            return self._read_zone(zone, set(names_))
         out: list[Record] = []
         for name in names_:
             out.extend(self._read_name(zone, name))
         return out
+
+    def _read_zone(self, zone: Zone, names_: set[str]) -> list[Record]:
+        """Many names (many domains of one run): one listing of the zone, 300 sets a page, is
+        fewer calls than one per name, and Route 53 allows 5 requests/s for the whole account."""
+        params: dict[str, Any] = {"HostedZoneId": zone.id, "MaxItems": str(RECORD_PAGE)}
+        found: list[Record] = []
+        while True:
+            reply = self._call("ListResourceRecordSets", **params)
+            for rrset in reply.get("ResourceRecordSets") or []:
+                name = decode_name(str(rrset.get("Name", "")))
+                if name in names_:
+                    found.extend(self._records(name, rrset))
+            if not reply.get("IsTruncated"):
+                return found
+            after = {
+                "HostedZoneId": zone.id,
+                "StartRecordName": reply["NextRecordName"],
+                "StartRecordType": reply.get("NextRecordType"),
+                "MaxItems": str(RECORD_PAGE),
+            }
+            if reply.get("NextRecordIdentifier"):
+                after["StartRecordIdentifier"] = reply["NextRecordIdentifier"]
+            if after == params:
+                raise UnexpectedAnswer(f"Route 53 listed zone {zone.name} from the same position twice")
+            params = after
 
     def _read_name(self, zone: Zone, name: str) -> list[Record]:
         params: dict[str, Any] = {"HostedZoneId": zone.id, "StartRecordName": name + ".", "MaxItems": str(RECORD_PAGE)}
@@ -430,13 +464,22 @@ class Route53Provider(Provider):
 
     def wait_synced(self, zone: Zone, deadline: Deadline) -> None:
         backoff = Backoff(base=1.0, cap=10.0, floor=0.5)
-        for change_id in self._changes.pop(zone.id, []):
+        # One thread polls a zone's changes while the others (domains whose records went out in
+        # the same batch) wait for it; a change seen INSYNC is never asked about again.
+        with self._sync_lock:
+            lock = self._zone_locks.setdefault(zone.id, threading.Lock())
+        with lock:
+            self._wait_changes(zone, deadline, backoff)
+
+    def _wait_changes(self, zone: Zone, deadline: Deadline, backoff: Backoff) -> None:
+        for change_id in [c for c in self._changes.get(zone.id, []) if c not in self._insync]:
             attempt = 0
             while True:
                 reply = self._call("GetChange", deadline, Id=change_id)
                 status = str((reply.get("ChangeInfo") or {}).get("Status") or "")
                 if status == "INSYNC":
                     log.debug("%s: change %s is INSYNC", zone.name, change_id)
+                    self._insync.add(change_id)
                     break
                 if deadline.expired():
                     log.info(

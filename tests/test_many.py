@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from dnsbridge.ratelimit import MARGIN, Limits, Quota, SlidingWindow
 from dnsbridge.testing import run
 from tests.worlds import StoreWorld
+from tests.worlds_cloudflare import CloudflareWorld
+from tests.worlds_route53 import Route53World
 
 
 class FakeTime:
@@ -106,3 +108,24 @@ def test_a_lowered_rate_is_kept_across_domains(world: StoreWorld) -> None:
     # 6 CreateEmailIdentity calls at 2/s (20 × 0.1): at least two full windows of waiting
     assert time.monotonic() - started >= 2 * MARGIN
     assert world.ses_calls("CreateEmailIdentity") == 6
+
+
+@pytest.mark.parametrize("make", [StoreWorld, CloudflareWorld, Route53World], ids=["dnspod", "cloudflare", "route53"])
+def test_domains_of_one_zone_share_reads_and_write_batches(make: Callable[[], StoreWorld]) -> None:
+    with make() as w:
+        w.box.tencent.max_identities = 100  # the account limit (10) is not what this is about
+        w.add_zone("example.com")
+        domains = [f"m{i}.example.com" for i in range(12)]
+        before = w.writes()
+        out = run(w, "onboard", *domains, "--no-wait", "--concurrency", "12", "-o", "json")
+        assert out.exit_code == 0, out.stderr
+        assert all(len(d["records"]) == 4 for d in out.document["domains"])
+        for d in domains:
+            assert w.values(f"_dmarc.{d}", "TXT") == ["v=DMARC1; p=none"]
+        writes = w.writes() - before
+        if w.provider == "dnspod":
+            assert writes == 48  # DNSPod has no synchronous batch: one CreateRecord per record
+        else:
+            assert writes < len(domains) / 2, writes  # a batch per zone per round, not per domain
+        rerun = run(w, "onboard", *domains, "--no-wait", "--concurrency", "12", "-o", "json")
+        assert rerun.exit_code == 0 and w.writes() - before == writes
