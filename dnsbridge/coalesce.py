@@ -51,8 +51,13 @@ class Coalescer(Generic[K, T, R]):
         self.linger = linger
         self.max_items = max_items
         self._open: dict[K, _Batch[T, R]] = {}
+        self._inflight: dict[K, threading.Lock] = {}
         self._lock = threading.Lock()
         self.batches = 0  # calls made, for tests and benchmarks
+
+    def _inflight_lock(self, key: K) -> threading.Lock:
+        with self._lock:
+            return self._inflight.setdefault(key, threading.Lock())
 
     def submit(self, key: K, item: T) -> R:
         with self._lock:
@@ -67,15 +72,19 @@ class Coalescer(Generic[K, T, R]):
                 batch.full.set()
         if leader:
             batch.full.wait(self.linger)
-            with self._lock:
-                if self._open.get(key) is batch:
-                    del self._open[key]
-                items = list(batch.items)
-            try:
-                batch.results = list(self._run(key, items))
-            except BaseException as exc:  # everyone in the batch gets the failure
-                batch.results = [exc] * len(items)
-            self.batches += 1
+            # One call in flight per key: while the previous one runs (slowed by a rate limit,
+            # say), newcomers keep joining this batch — group commit, so the slower the API, the
+            # fuller each call.
+            with self._inflight_lock(key):
+                with self._lock:
+                    if self._open.get(key) is batch:
+                        del self._open[key]
+                    items = list(batch.items)
+                try:
+                    batch.results = list(self._run(key, items))
+                except BaseException as exc:  # everyone in the batch gets the failure
+                    batch.results = [exc] * len(items)
+                self.batches += 1
             batch.done.set()
         else:
             batch.done.wait()
@@ -94,11 +103,12 @@ class ZoneBatching:
     can't fail the others.
     """
 
-    def __init__(self, inner: Provider, *, linger: float = 0.5, max_domains: int = 100) -> None:
+    def __init__(self, inner: Provider, *, linger: float | None = None, max_domains: int = 250) -> None:
         self.inner = inner
         self.name = inner.name
         self.nameserver_hints = inner.nameserver_hints
         self.settings = inner.settings
+        linger = inner.coalesce_linger if linger is None else linger
         self._reads: Coalescer[str, tuple[Zone, Sequence[str]], list[Record]] = Coalescer(
             self._read_all, linger=linger, max_items=max_domains
         )

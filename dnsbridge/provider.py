@@ -63,6 +63,9 @@ class Provider:
     # True when `apply` sends all of a plan's writes in one API call (a batch endpoint), so plans
     # of several domains in one zone are worth merging into one call.
     batch_writes: ClassVar[bool] = False
+    # How long a run with many domains holds a zone's first read or write for others to join
+    # (dnsbridge.coalesce). Longer suits an API whose rate limit, not SES's, is the bottleneck.
+    coalesce_linger: ClassVar[float] = 0.25
 
     def __init__(self, settings: ProviderSettings) -> None:
         """Read credentials from settings.env; raise MissingCredentials when they're absent."""

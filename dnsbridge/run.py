@@ -18,7 +18,9 @@ from dnsbridge.onboard import DomainResult, Options, onboard
 from dnsbridge.provider import Provider, ProviderSettings, ZoneAccess
 from dnsbridge.ses import Ses
 
-DEFAULT_CONCURRENCY = 8
+# Enough domains in flight to keep SES's 20 requests/s busy while each domain waits on reads,
+# writes and DNS; a thread each, so memory is bounded by this, not by the number of domains.
+DEFAULT_CONCURRENCY = 32
 
 
 class Providers:

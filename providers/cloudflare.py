@@ -63,6 +63,7 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 TOKEN_VARIABLE = "CLOUDFLARE_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 EMAIL_VARIABLE = "CLOUDFLARE_EMAIL"
 KEY_VARIABLE = "CLOUDFLARE_API_KEY"
+BATCH_LIMIT = 200  # operations per dns.records.batch on the Free plan (3,500 on paid plans)
 ZONE_PAGE = 5000  # dns_records: per_page up to 5,000,000; pages of 5,000 keep replies small
 ZONES_PAGE = 50  # zones: per_page at most 50
 AUTOMATIC_TTL = 1  # Cloudflare's "automatic" TTL (served as 300 s)
@@ -323,9 +324,14 @@ class CloudflareProvider(Provider):
         )
 
     def apply(self, zone: Zone, plan: Plan) -> None:
-        # One batch per zone: one request against the rate limit, and all-or-nothing. Onboarding
-        # writes at most a handful of records, far below the batch limit (200 on the Free plan).
+        # One batch per zone: one request against the rate limit, and all-or-nothing. One domain
+        # writes a handful of records; the plans of many domains merged (dnsbridge.coalesce) can
+        # pass the batch limit (200 operations on the Free plan), so they go in chunks of it.
         writes = plan.writes
+        for start in range(0, len(writes), BATCH_LIMIT):
+            self._apply_chunk(zone, writes[start : start + BATCH_LIMIT])
+
+    def _apply_chunk(self, zone: Zone, writes: list[Change]) -> None:
         for _ in range(3):
             if not writes:
                 return

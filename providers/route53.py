@@ -168,6 +168,7 @@ class Route53Provider(Provider):
         except BotoCoreError as exc:
             raise MissingCredentials(f"the AWS configuration could not be loaded ({type(exc).__name__})") from None
         self._zones: list[HostedZone] | None = None
+        self._zones_lock = threading.Lock()
         self._raw: dict[tuple[str, str, str, int | None], str] = {}  # logical value → the Value Route 53 holds
         self._changes: dict[str, list[str]] = {}  # zone id → ChangeInfo.Id of applied batches
         self._insync: set[str] = set()
@@ -190,6 +191,7 @@ class Route53Provider(Provider):
         method = getattr(self.client, xform_name(action))
 
         def once() -> dict[str, Any]:
+            self.settings.limits.acquire(SERVICE)  # 5 requests/s for the whole account
             try:
                 reply: dict[str, Any] = method(**params)
             except ClientError as exc:
@@ -259,6 +261,10 @@ class Route53Provider(Provider):
 
     def hosted_zones(self) -> list[HostedZone]:
         """Every hosted zone the credentials see, public and private; listed once per instance (run)."""
+        with self._zones_lock:  # many domains' threads ask at once; one of them lists
+            return self._list_zones()
+
+    def _list_zones(self) -> list[HostedZone]:
         if self._zones is None:
             found: list[HostedZone] = []
             params: dict[str, Any] = {"MaxItems": str(ZONE_PAGE)}

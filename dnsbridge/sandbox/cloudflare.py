@@ -398,6 +398,7 @@ class CloudflareEmulator:
         self._faults: deque[_Fault] = deque()
         # Wire-level faults (dnsbridge.sandbox.faults): throttling, 5xx, drops, slow and lost replies.
         self.chaos = Chaos()
+        self.throttled = 0
         self._hits: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
         self._meta: dict[str, dict[int, _Rec]] = {}
@@ -601,8 +602,8 @@ class CloudflareEmulator:
             raise self._throttled(window)
         hits.append(now)
 
-    @staticmethod
-    def _throttled(wait: float) -> ApiError:
+    def _throttled(self, wait: float) -> ApiError:
+        self.throttled += 1  # rate-limit answers sent (benchmarks assert there are none)
         return ApiError(429, 971, headers={"retry-after": str(max(1, math.ceil(wait)))})
 
     def _route(

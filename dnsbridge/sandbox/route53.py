@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from types import TracebackType
 from typing import Any, Self
 
@@ -71,13 +72,16 @@ def _name(raw: str) -> str:
 
 
 class Route53Mirror:
-    def __init__(self, store: ZoneStore, *, interval: float = 0.05) -> None:
+    def __init__(self, store: ZoneStore, *, interval: float = 0.05, rate_limit: int | None = None) -> None:
         self.store = store
         self.interval = interval
         self.server: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.rate_limit = rate_limit
+        self.throttled = 0  # Throttling answers sent for the rate limit (benchmarks assert none)
+        self._window: deque[float] = deque()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API request
         # Wire-level faults (dnsbridge.sandbox.faults), decided in the middleware in front of moto.
         self.chaos = Chaos()
@@ -105,6 +109,8 @@ class Route53Mirror:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             action, write = route53_action(method, path)
+            if not self._admit():
+                return _error_answer(Fault(Kind.THROTTLE), environ, start_response)
             query = str(environ.get("QUERY_STRING") or "")
             fault = self.chaos.decide(
                 Request(
@@ -135,6 +141,20 @@ class Route53Mirror:
         self._thread = threading.Thread(target=self._run, name="route53-mirror", daemon=True)
         self._thread.start()
         return self
+
+    def _admit(self) -> bool:
+        """Route 53's documented limit, 5 requests/s per account, when `rate_limit` is set."""
+        if self.rate_limit is None:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            while self._window and now - self._window[0] >= 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.rate_limit:
+                self.throttled += 1
+                return False
+            self._window.append(now)
+            return True
 
     def count(self, method: str | None = None, path_suffix: str | None = None) -> int:
         with self._lock:

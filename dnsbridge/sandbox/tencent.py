@@ -385,6 +385,7 @@ class TencentEmulator:
         self.faults: list[Fault] = []
         # Wire-level faults (dnsbridge.sandbox.faults): throttling, 5xx, drops, slow and lost replies.
         self.chaos = Chaos()
+        self.throttled = 0
         self.tamper_attributes: AttributeTamper | None = None
         self._windows: dict[tuple[str, str, str], collections.deque[float]] = {}
         self._lock = threading.RLock()
@@ -545,6 +546,7 @@ class TencentEmulator:
             while window and now - window[0] >= 1.0:
                 window.popleft()
             if len(window) >= limit:
+                self.throttled += 1  # rate-limit answers sent (benchmarks assert there are none)
                 raise ApiError(RATE_LIMIT_CODES[service], "Your request frequency exceeds the limit.")
             window.append(now)
 

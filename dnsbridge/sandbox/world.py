@@ -8,13 +8,16 @@ in `dnsbridge sandbox onboard …` is what the test suite checks.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from dnsbridge.sandbox.cloudflare import DEFAULT_NAMESERVERS as CLOUDFLARE_NS
 from dnsbridge.sandbox.cloudflare import DNS_EDIT, ZONE_READ, CloudflareEmulator, TokenSpec
 from dnsbridge.sandbox.dns import AuthoritativeServer
 from dnsbridge.sandbox.tencent import DNSPOD_DEFAULT_NS, TencentEmulator
 from dnsbridge.sandbox.zones import StoredRecord, ZoneStore
+
+if TYPE_CHECKING:
+    from dnsbridge.sandbox.route53 import Route53Mirror
 
 # Obviously fake credentials, accepted only by the emulators.
 SANDBOX_SECRET_ID = "AKIDsandbox0000000000000000000000000"  # noqa: S105 - emulator only
@@ -54,37 +57,52 @@ class Sandbox:
         self.tencent = TencentEmulator(self.store, {SANDBOX_SECRET_ID: SANDBOX_SECRET_KEY}, verify_delay=verify_delay)
         self.dns = AuthoritativeServer(self.store)
         self.cloudflare: CloudflareEmulator | None = None
-        self.route53: object | None = None
+        self.route53: Route53Mirror | None = None
         if provider == "cloudflare":
             spec = TokenSpec(permissions=frozenset({ZONE_READ, DNS_EDIT}))
             self.cloudflare = CloudflareEmulator(self.store, {SANDBOX_CLOUDFLARE_TOKEN: spec})
         self._seed = seed
 
+    def add_zone(self, name: str) -> None:
+        """An empty zone (only Route 53's NS and SOA) behind the sandbox's provider API."""
+        if self.provider == "route53":
+            self._route53_client().create_hosted_zone(Name=name, CallerReference=f"sandbox-{name}")
+            self._mirror().sync()
+        elif self.cloudflare is not None:
+            self.cloudflare.add_zone(name, nameservers=CLOUDFLARE_NS)
+        else:
+            self.store.add_zone(name, "dnspod", nameservers=DNSPOD_DEFAULT_NS)
+
     def seed_demo_zone(self) -> None:
         if self.provider == "route53":
             self._seed_route53()
             return
-        if self.cloudflare is not None:
-            zone = self.cloudflare.add_zone(DEMO_ZONE, nameservers=CLOUDFLARE_NS)
-        else:
-            zone = self.store.add_zone(DEMO_ZONE, "dnspod", nameservers=DNSPOD_DEFAULT_NS)
+        self.add_zone(DEMO_ZONE)
+        zone = self.store.zone(DEMO_ZONE)
+        assert zone is not None
         for name, rtype, value in DEMO_RECORDS:
             stored = f'"{value}"' if rtype == "TXT" else value
             self.store.add(zone.name, StoredRecord(id=0, name=name, type=rtype, value=stored))
 
-    def _seed_route53(self) -> None:
-        import boto3
-
+    def _mirror(self) -> Route53Mirror:
         from dnsbridge.sandbox.route53 import Route53Mirror
 
         assert isinstance(self.route53, Route53Mirror)
-        client = boto3.client(
+        return self.route53
+
+    def _route53_client(self) -> Any:
+        import boto3
+
+        return boto3.client(
             "route53",
-            endpoint_url=self.route53.endpoint,
+            endpoint_url=self._mirror().endpoint,
             aws_access_key_id=SANDBOX_AWS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=SANDBOX_AWS["AWS_SECRET_ACCESS_KEY"],
             region_name="us-east-1",
         )
+
+    def _seed_route53(self) -> None:
+        client = self._route53_client()
         zone_id = client.create_hosted_zone(Name=DEMO_ZONE, CallerReference="sandbox")["HostedZone"]["Id"]
         sets: dict[tuple[str, str], list[str]] = {}
         for name, rtype, value in DEMO_RECORDS:
@@ -102,7 +120,7 @@ class Sandbox:
             for (name, rtype), values in sets.items()
         ]
         client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
-        self.route53.sync()
+        self._mirror().sync()
 
     def start(self) -> Self:
         self.tencent.start()
@@ -112,7 +130,8 @@ class Sandbox:
         if self.provider == "route53":
             from dnsbridge.sandbox.route53 import Route53Mirror
 
-            self.route53 = Route53Mirror(self.store).start()
+            # Route 53's documented limit, 5 requests/s per account, answered with Throttling.
+            self.route53 = Route53Mirror(self.store, rate_limit=5).start()
         if self._seed:
             self.seed_demo_zone()
         return self
