@@ -206,7 +206,11 @@ def txt_to_presentation(value: str) -> str:
 
 
 def txt_from_presentation(value: str) -> str:
-    """Join a presentation-form TXT value's character-strings back into the bare value."""
+    """Join a presentation-form TXT value's character-strings back into the bare value.
+
+    Deliberately not dnsbridge.txt's codec: an emulator that shared the client's parser would
+    agree with the client's bugs instead of catching them.
+    """
     strings: list[bytes] = []
     i, n = 0, len(value)
     while i < n:
@@ -225,7 +229,7 @@ def txt_from_presentation(value: str) -> str:
             if not quoted and ch.isspace():
                 break
             if ch == "\\" and i + 1 < n:
-                if value[i + 1 : i + 4].isdigit() and len(value[i + 1 : i + 4]) == 3:
+                if re.fullmatch(r"[0-9]{3}", value[i + 1 : i + 4]):  # ASCII digits only
                     buf.append(int(value[i + 1 : i + 4]) & 0xFF)
                     i += 4
                     continue
