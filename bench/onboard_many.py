@@ -70,7 +70,7 @@ class Result:
     bound: float
     bound_detail: str
     calls: Counter[str]
-    throttled: int
+    throttled: dict[str, int]
     peak_rss_mb: float
     exit_code: int
     verified: int
@@ -87,7 +87,8 @@ class Result:
             f"  ratio         {ratio:8.2f}     target ≤ 1.25: {'met' if ratio <= 1.25 else 'MISSED'}",
             f"  SES calls/domain besides polling {ses_per_domain:.2f} (target ≤ 2: "
             f"{'met' if ses_per_domain <= 2 else 'MISSED'}); polls/domain {polls:.2f}",
-            f"  throttling errors seen {self.throttled} (target 0: {'met' if self.throttled == 0 else 'MISSED'})",
+            f"  throttling errors seen {sum(self.throttled.values())} {self.throttled} "
+            f"(target 0: {'met' if not any(self.throttled.values()) else 'MISSED'})",
             f"  peak memory of the dnsbridge process {self.peak_rss_mb:.0f} MB",
             "  calls per domain by API:",
         ]
@@ -128,23 +129,25 @@ def run(provider: str, n: int, latency: float, concurrency: int) -> Result:
             reader.join()
         os.unlink(listing.name)
         calls: Counter[str] = Counter(f"{c.service}:{c.action}" for c in box.tencent.calls)
-        throttled = box.tencent.throttled
+        throttled = {"tencent": box.tencent.throttled}
         if box.cloudflare is not None:
             calls.update(f"cloudflare:{c.method} {_fold(c.path)}" for c in box.cloudflare.calls)
-            throttled += box.cloudflare.throttled
+            throttled["cloudflare"] = box.cloudflare.throttled
         if box.route53 is not None:
             calls.update(f"route53:{m} {_fold(p)}" for m, p in box.route53.requests)
-            throttled += box.route53.throttled
+            throttled["route53"] = box.route53.throttled
         verified = sum(1 for text in out for _ in range(text.count('"verified": true')))
         model = minimal_calls(provider, n)
-        per_quota = {name: window_time(c, count, period) * MARGIN for name, (c, count, period) in model.items()}
+        # The service's own windows: dnsbridge's safety margin (MARGIN) is a cost it pays, not
+        # part of the bound.
+        per_quota = {name: window_time(c, count, period) for name, (c, count, period) in model.items()}
         slowest = max(per_quota, key=lambda k: per_quota[k])
         # One domain's own chain of calls, each `latency` long: create, read, write, verify.
         chain = 4 * latency
         bound = per_quota[slowest] + chain
         detail = (
-            f"{slowest}: {model[slowest][0]} calls through {model[slowest][1]}/{model[slowest][2]:g}s "
-            f"(+{(MARGIN - 1) * 100:.0f}% window margin) + one domain's 4 calls × latency"
+            f"{slowest}: {model[slowest][0]} calls through {model[slowest][1]} per {model[slowest][2]:g}s "
+            f"+ one domain's 4 calls × latency; dnsbridge's windows are {(MARGIN - 1) * 100:.0f}% wider"
         )
         peak = usage.ru_maxrss / 1024
         return Result(provider, n, wall, bound, detail, calls, throttled, peak, proc.returncode, verified)

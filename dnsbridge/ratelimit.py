@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 EPSILON = 1e-6
-MARGIN = 1.05  # windows 5% longer than the service's: latency jitter can't push us over
+MARGIN = 1.10  # windows 10% longer than the service's: latency and scheduling jitter can't push us over
 
 
 @dataclass(frozen=True)
