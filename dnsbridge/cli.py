@@ -224,7 +224,9 @@ def _run(ctx: click.Context, kw: dict[str, Any], *, dry_run: bool, wait: bool) -
         )
         limits = Limits(scale=kw["rate_scale"])
         ses = _ses(env, options.region, limits)
-        providers = _providers(kw["provider"], env, limits, ttl=options.ttl, domains=len(domains))
+        # Merging reads and writes per zone pays only when several domains run at once.
+        batching = len(domains) > 1 and kw["concurrency"] > 1
+        providers = _providers(kw["provider"], env, limits, ttl=options.ttl, domains=len(domains), batching=batching)
         try:
             results = run_all(domains, ses, providers, options, env, concurrency=kw["concurrency"])
         finally:
@@ -239,12 +241,17 @@ def _ses(env: Mapping[str, str], region: str, limits: Limits | None = None) -> S
 
 
 def _providers(
-    name: str, env: Mapping[str, str], limits: Limits | None = None, ttl: int | None = None, domains: int = 1
+    name: str,
+    env: Mapping[str, str],
+    limits: Limits | None = None,
+    ttl: int | None = None,
+    domains: int = 1,
+    batching: bool = False,
 ) -> Providers:
     settings = ProviderSettings(
         env=env, timeout=CALL_TIMEOUT, retry=RetryPolicy(), ttl=ttl, limits=limits or Limits(), domains=domains
     )
-    return Providers(name, settings)
+    return Providers(name, settings, batching=batching)
 
 
 def _emit(ctx: click.Context, results: Sequence[DomainResult], output: str, dry_run: bool) -> None:

@@ -79,9 +79,7 @@ def run_all(
             return DomainResult(domain=domain, provider=providers.name, error=exc)
         return onboard(domain, ses, dns_provider, options, env)
 
-    # Merging reads and writes per zone pays only when domains share zones and run at once.
-    providers.batching = concurrency > 1 and len(domains) > 1
-    if not providers.batching:
+    if concurrency <= 1 or len(domains) <= 1:
         return [one(d) for d in domains]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(domains)), thread_name_prefix="domain") as pool:
         return list(pool.map(one, domains))
