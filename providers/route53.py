@@ -328,7 +328,17 @@ class Route53Provider(Provider):
     def _read_zone(self, zone: Zone, names_: set[str]) -> list[Record]:
         """Many names (many domains of one run): one listing of the zone, 300 sets a page, is
         fewer calls than one per name, and Route 53 allows 5 requests/s for the whole account."""
+        return self._list_sets(zone, names_, start=None)
+
+    def _read_name(self, zone: Zone, name: str) -> list[Record]:
+        return self._list_sets(zone, {name}, start=name)
+
+    def _list_sets(self, zone: Zone, names_: set[str], start: str | None) -> list[Record]:
+        """The record sets at `names_`, listed from `start` (a position, not a filter: the list
+        runs on in name order, so a listing from one name stops at the first other name)."""
         params: dict[str, Any] = {"HostedZoneId": zone.id, "MaxItems": str(RECORD_PAGE)}
+        if start is not None:
+            params["StartRecordName"] = start + "."
         found: list[Record] = []
         while True:
             reply = self._call("ListResourceRecordSets", **params)
@@ -336,30 +346,10 @@ class Route53Provider(Provider):
                 name = decode_name(str(rrset.get("Name", "")))
                 if name in names_:
                     found.extend(self._records(name, rrset))
-            if not reply.get("IsTruncated"):
-                return found
-            after = {
-                "HostedZoneId": zone.id,
-                "StartRecordName": reply["NextRecordName"],
-                "StartRecordType": reply.get("NextRecordType"),
-                "MaxItems": str(RECORD_PAGE),
-            }
-            if reply.get("NextRecordIdentifier"):
-                after["StartRecordIdentifier"] = reply["NextRecordIdentifier"]
-            if after == params:
-                raise UnexpectedAnswer(f"Route 53 listed zone {zone.name} from the same position twice")
-            params = after
-
-    def _read_name(self, zone: Zone, name: str) -> list[Record]:
-        params: dict[str, Any] = {"HostedZoneId": zone.id, "StartRecordName": name + ".", "MaxItems": str(RECORD_PAGE)}
-        found: list[Record] = []
-        while True:
-            reply = self._call("ListResourceRecordSets", **params)
-            for rrset in reply.get("ResourceRecordSets") or []:
-                if decode_name(str(rrset.get("Name", ""))) != name:
-                    return found  # sorted by name: the sets at `name` are behind us
-                found.extend(self._records(name, rrset))
-            if not reply.get("IsTruncated") or decode_name(str(reply.get("NextRecordName", ""))) != name:
+                elif start is not None:
+                    return found  # sorted by name: the sets at `start` are behind us
+            next_name = decode_name(str(reply.get("NextRecordName", "")))
+            if not reply.get("IsTruncated") or (start is not None and next_name != start):
                 return found
             after = {
                 "HostedZoneId": zone.id,
@@ -372,7 +362,7 @@ class Route53Provider(Provider):
             if after == params:
                 # moto pages without NextRecordIdentifier, so routing-policy sets of one name and
                 # type that straddle a page would come back forever.
-                raise UnexpectedAnswer(f"Route 53 listed the record sets at {name} from the same position twice")
+                raise UnexpectedAnswer(f"Route 53 listed zone {zone.name} from the same position twice")
             params = after
 
     def _records(self, name: str, rrset: Mapping[str, Any]) -> list[Record]:
