@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from dnsbridge.sandbox.route53 import Route53Mirror
-from dnsbridge.txt import quote
+from providers.route53 import encode_txt
 from tests.worlds import StoreWorld
 
 AWS_ENV = {
@@ -58,7 +58,7 @@ class Route53World(StoreWorld):
             if s["Name"].rstrip(".") == name and s["Type"] == rtype
             for r in s.get("ResourceRecords", [])
         ]
-        new = quote(value) if rtype == "TXT" else f"{priority} {value}." if rtype == "MX" else value
+        new = encode_txt(value) if rtype == "TXT" else f"{priority} {value}." if rtype == "MX" else value
         change = {
             "Action": "UPSERT",
             "ResourceRecordSet": {

@@ -261,5 +261,17 @@ def _records(rrset: Any) -> list[tuple[tuple[str, str, str, int | None], int]]:
             priority, value = int(pref), host.rstrip(".").lower()
         elif rtype == "CNAME":
             value = value.rstrip(".").lower()
+        elif rtype in ("TXT", "SPF"):
+            value = _decimal_escapes(value)
         out.append(((_name(rrset.name), rtype, value, priority), ttl))
     return out
+
+
+_ESCAPE = re.compile(r'\\(\\|"|[0-7]{3})')
+
+
+def _decimal_escapes(value: str) -> str:
+    """Route 53 writes other octets in TXT as \\ooo (octal, its docs' "TXT record type"); a zone
+    file and dnspython read \\DDD as decimal (RFC 1035 §5.1). Escapes are read left to right, so
+    an escaped backslash before digits stays what it is."""
+    return _ESCAPE.sub(lambda m: f"\\{int(m.group(1), 8):03d}" if m.group(1).isdigit() else m.group(0), value)
