@@ -118,7 +118,7 @@ def test_plan_prints_exactly_the_writes_onboard_makes(world: StoreWorld, content
             ]
             new = f"{priority} {value}" if rtype == "MX" else value
             expected[(name, rtype)] = sorted({*held, *expected.get((name, rtype), []), new})
-        assert route53_sets(writes) == expected
+        assert route53_sets(writes) == expected, (route53_sets(writes), expected, before)
         assert len(writes) == (1 if plan else 0)
     elif isinstance(world, CloudflareWorld):
         assert sorted(cloudflare_writes(writes)) == plan
