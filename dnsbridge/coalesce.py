@@ -3,8 +3,13 @@
 With many domains in one zone, each domain's read and write would be one API call each, though
 the APIs can read a whole zone in one page and write many records in one batch (Route 53's
 change batch, Cloudflare's batch endpoint). A `Coalescer` holds the first call for a zone for a
-short while (`linger`), lets the calls that arrive meanwhile join it, makes one call for all of
-them and hands each caller its own share of the answer.
+moment (`linger`: domains released together by SES's rate limit reach it within a few
+milliseconds of each other), lets the calls that arrive meanwhile join it, makes one call for all
+of them and hands each caller its own share of the answer.
+
+Only one call per zone is in flight at a time, and callers that arrive while it runs form the
+next batch (group commit). So the pace is set by the API: when its rate limit slows the calls
+down, batches grow instead of calls queueing up, and no fixed delay is added when it doesn't.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ Scripts branch on the exit code, so each error class carries its own::
     │   └── TransientError              5xx, network, "try again": retried like throttling
     ├── UnexpectedAnswer                an API answered something we will not act on
     ├── ConflictError                   the zone holds data that SES's records can't live beside
+    │   └── ZoneChanged                 a conditional write found the zone changed since it was read
     └── VerificationTimeout             exit 3  records in place, SES did not verify in time
 
 A message never contains a secret: errors are built from codes, names and our own words, and the
@@ -107,6 +108,14 @@ class UnexpectedAnswer(DnsbridgeError):
 
 class ConflictError(DnsbridgeError):
     code = "Conflict"
+
+
+class ZoneChanged(ConflictError):
+    """Raised by an adapter whose writes are conditional (Route 53: DELETE only what was read,
+    CREATE only what is absent) when the zone no longer holds what the plan was made from.
+    Nothing was written; the flow reads the names again and plans once more."""
+
+    code = "ZoneChanged"
 
 
 class VerificationTimeout(DnsbridgeError):

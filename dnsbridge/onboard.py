@@ -11,10 +11,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dnsbridge import progress, propagation, records
-from dnsbridge.errors import ApiError, DnsbridgeError, VerificationTimeout
+from dnsbridge import progress, propagation, records, retry
+from dnsbridge.errors import ApiError, DnsbridgeError, VerificationTimeout, ZoneChanged
 from dnsbridge.plan import Action, Plan, diff
-from dnsbridge.provider import ZoneAccess
+from dnsbridge.provider import Zone, ZoneAccess
 from dnsbridge.records import Attribute
 from dnsbridge.retry import Deadline
 from dnsbridge.ses import DKIM_OPTIONS, Identity, Ses
@@ -22,6 +22,9 @@ from dnsbridge.verify import not_seen, wait_verified
 
 log = logging.getLogger("dnsbridge")
 DKIM_BITS = {option: bits for bits, option in DKIM_OPTIONS.items()}
+# A provider whose writes are conditional refuses one made from a zone that changed since it
+# was read (ZoneChanged); read and plan once more, and fail if it changes again.
+PLAN_ATTEMPTS = 2
 
 # What a fresh identity will ask for, known before SES is asked to create it (API-FACTS.md:
 # the console's four records). Used only by `plan` on an unregistered domain, which must not
@@ -76,7 +79,9 @@ def onboard(
     result = DomainResult(domain=domain, provider=provider.name)
     progress.observer().started(domain)
     try:
-        _run(result, ses, provider, options, env)
+        deadline = Deadline(options.timeout)
+        with retry.bounded_by(deadline):
+            _run(result, ses, provider, options, env, deadline)
     except DnsbridgeError as exc:
         result.error = exc
         log.error("%s: %s", domain, exc)
@@ -85,9 +90,15 @@ def onboard(
     return result
 
 
-def _run(result: DomainResult, ses: Ses, provider: ZoneAccess, options: Options, env: Mapping[str, str]) -> None:
+def _run(
+    result: DomainResult,
+    ses: Ses,
+    provider: ZoneAccess,
+    options: Options,
+    env: Mapping[str, str],
+    deadline: Deadline,
+) -> None:
     domain = result.domain
-    deadline = Deadline(options.timeout)
     # The zone first: a domain that no zone of these credentials holds is bad input, and must
     # fail before SES registers anything.
     zone = provider.find_zone(domain, options.zone)
@@ -95,20 +106,19 @@ def _run(result: DomainResult, ses: Ses, provider: ZoneAccess, options: Options,
     identity = _identity(result, ses, options, deadline)
     result.identity = identity
     wanted = records.desired(domain, identity.attributes if identity else _predicted(domain), options.ttl)
-    current = provider.read(zone, records.wanted_names(wanted))
-    plan = diff(domain, zone.name, wanted, current, replace_mx=options.replace_mx)
-    result.plan = plan
-    progress.observer().planned(domain, plan)
-    for warning in plan.warnings:
-        log.warning("%s: %s", domain, warning)
-        result.notes.append(warning)
-    if options.dry_run:
-        return
-    if plan.writes:
-        log.info("%s: writing %d record(s) to %s zone %s", domain, len(plan.writes), provider.name, zone.name)
-        provider.apply(zone, plan)
-    else:
-        log.info("%s: every record is already in place in %s", domain, zone.name)
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        current = provider.read(zone, records.wanted_names(wanted))
+        plan = diff(domain, zone.name, wanted, current, replace_mx=options.replace_mx)
+        _note_plan(result, plan)
+        if options.dry_run:
+            return
+        try:
+            _apply(result, provider, zone, plan)
+            break
+        except ZoneChanged as exc:
+            if attempt == PLAN_ATTEMPTS:
+                raise
+            log.warning("%s: %s; reading it again", domain, exc)
     progress.observer().written(domain, plan)
     if identity and identity.verified and not plan.writes:
         result.verified = True
@@ -134,6 +144,24 @@ def _run(result: DomainResult, ses: Ses, provider: ZoneAccess, options: Options,
             hint="DNS can take from 5 minutes to 2 hours to reach SES; run again later, nothing is written twice",
         )
     log.info("%s: verified", domain)
+
+
+def _apply(result: DomainResult, provider: ZoneAccess, zone: Zone, plan: Plan) -> None:
+    if plan.writes:
+        log.info("%s: writing %d record(s) to %s zone %s", result.domain, len(plan.writes), provider.name, zone.name)
+        provider.apply(zone, plan)
+    else:
+        log.info("%s: every record is already in place in %s", result.domain, zone.name)
+
+
+def _note_plan(result: DomainResult, plan: Plan) -> None:
+    if result.plan is not None:  # planned again: the earlier plan's warnings no longer hold
+        result.notes = [n for n in result.notes if n not in result.plan.warnings]
+    result.plan = plan
+    progress.observer().planned(result.domain, plan)
+    for warning in plan.warnings:
+        log.warning("%s: %s", result.domain, warning)
+        result.notes.append(warning)
 
 
 def _identity(result: DomainResult, ses: Ses, options: Options, deadline: Deadline) -> Identity | None:

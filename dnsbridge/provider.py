@@ -64,8 +64,10 @@ class Provider:
     # of several domains in one zone are worth merging into one call.
     batch_writes: ClassVar[bool] = False
     # How long a run with many domains holds a zone's first read or write for others to join
-    # (dnsbridge.coalesce). Longer suits an API whose rate limit, not SES's, is the bottleneck.
-    coalesce_linger: ClassVar[float] = 0.25
+    # (dnsbridge.coalesce). Only the first of a round waits this long: while a call is in
+    # flight, the next batch fills by itself, so a slow or rate-limited API gets fuller batches
+    # without a longer linger.
+    coalesce_linger: ClassVar[float] = 0.05
 
     def __init__(self, settings: ProviderSettings) -> None:
         """Read credentials from settings.env; raise MissingCredentials when they're absent."""

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dnsbridge.errors import redact
+from dnsbridge import names
+from dnsbridge.errors import InvalidDomain, redact
 from dnsbridge.onboard import DomainResult
 from dnsbridge.plan import Action, Change
 
@@ -64,9 +65,17 @@ def _ses_status(result: DomainResult, change: Change) -> bool | None:
     if result.identity is None:
         return None
     for attr in result.identity.attributes:
-        if attr.type.upper() == change.record.type and attr.send_domain.lower().rstrip(".") == change.record.name:
+        if attr.type.upper() == change.record.type and _same_name(attr.send_domain, change.record.name):
             return attr.status
     return None
+
+
+def _same_name(raw: str, name: str) -> bool:
+    # SES may send a name in U-labels (an IDN domain) where the plan holds A-labels.
+    try:
+        return names.normalise(raw) == name
+    except InvalidDomain:  # a run that stopped on SES's unusable SendDomain still gets its report
+        return False
 
 
 def as_json(results: Sequence[DomainResult]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -56,6 +58,21 @@ class Backoff:
         return self.rng.uniform(self.floor * step, step)
 
 
+# The deadline of the domain this thread is working on, so that retries deep inside a provider
+# adapter stop at the run's --timeout without every hook taking a deadline parameter.
+_RUN_DEADLINE: ContextVar[Deadline | None] = ContextVar("dnsbridge_run_deadline", default=None)
+
+
+@contextmanager
+def bounded_by(deadline: Deadline) -> Iterator[None]:
+    """Within this block (in this thread), every RetryPolicy.call stops retrying at `deadline`."""
+    token = _RUN_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _RUN_DEADLINE.reset(token)
+
+
 @dataclass
 class RetryPolicy:
     backoff: Backoff = field(default_factory=Backoff)
@@ -66,7 +83,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
     def call(self, fn: Callable[[], T], deadline: Deadline | None = None) -> T:
-        """Run `fn`, retrying retryable ApiErrors while attempts and the deadline allow."""
+        """Run `fn`, retrying retryable ApiErrors while attempts and the deadline allow (without
+        one, the deadline of the run this thread is working for, if any: see `bounded_by`)."""
+        deadline = deadline or _RUN_DEADLINE.get()
         attempt = 0
         while True:
             try:

@@ -135,9 +135,12 @@ class TencentApi:
     def call(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+        client = self._client  # made before the window is taken: a new client is slow to build
+        # Nothing slow may come between taking a place in the window and sending, or requests
+        # leave later than the window counted them and bunch up at the service.
         self.limits.acquire(f"{self.service}:{action}")
         try:
-            reply = self._client.call_json(action, dict(params))
+            reply = client.call_json(action, dict(params))
         except TencentCloudSDKException as exc:
             raise self._error(action, exc) from None
         except (OSError, ValueError) as exc:  # a reply that isn't JSON, or a socket error below the SDK

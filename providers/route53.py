@@ -21,13 +21,26 @@ Route 53 Developer Guide pages named below):
   type): double-quoted strings of at most 255 octets, `"` and `\\` escaped with `\\`, other octets
   as `\\` + three OCTAL digits. dnsbridge.txt decodes `\\DDD` as decimal (RFC 1035 §5.1), which
   would misread Route 53's escapes, so this module has its own codec.
-- A record set is one unit: UPSERT replaces all its values, so every write sends the union of the
-  values already there and the plan's change. UPSERT (not CREATE/DELETE) because it is idempotent
-  when a call whose reply was lost is repeated; the cost is that a value added by someone else
-  between our read and our write (seconds) would be overwritten.
+- A record set is one unit, so every write sends the whole set: the values already there plus the
+  plan's change. Writes are compare-and-swap: a set that was read is replaced by DELETE (with
+  exactly the TTL and values read; Route 53 refuses a DELETE that doesn't match the current set,
+  "Tried to delete resource record set [...] but the values provided do not match the current
+  values", or that finds none, "... but it was not found") followed by CREATE in the same batch;
+  a set that wasn't there is CREATEd, which Route 53 refuses if one has appeared since ("Tried to
+  create resource record set [...] but it already exists"). So a value someone else wrote
+  between our read and our write is never overwritten: the batch fails whole, nothing changes,
+  and ZoneChanged sends the flow back to read and plan again. (UPSERT has no precondition.) When
+  a call whose reply was lost is repeated and refused this way, the sets are read back: if they
+  hold what was sent, the first attempt went through.
 - ChangeResourceRecordSets is all-or-nothing. One call per zone holds every write, split only when
-  a request would pass Route 53's quotas (1,000 values, 32,000 characters, UPSERT counting twice);
-  each part is then atomic on its own.
+  a request would pass Route 53's quotas (1,000 values, 32,000 characters; the DELETE and the
+  CREATE of a set both count, as UPSERT counts twice); each part is then atomic on its own, and a
+  set's DELETE and CREATE always travel together.
+- With many domains in one zone, the zone is listed once and later reads are answered from that
+  listing plus the sets this run wrote since (5 requests/s for the whole account would otherwise
+  go on listing a zone that grows by four sets a domain). The compare-and-swap above is what
+  makes that safe: a set changed by someone else since the listing fails its write, and the
+  names of a refused write are read afresh.
 - GetChange answers PENDING, then INSYNC "generally within 60 seconds"; moto is always INSYNC.
 - Alias sets, routing-policy sets (SetIdentifier: weighted, latency, failover, geolocation,
   multivalue) and traffic-policy sets are read, so the planner sees them (MX hosts, CNAMEs), but
@@ -55,6 +68,7 @@ from dnsbridge.errors import (
     TransientError,
     UnexpectedAnswer,
     UsageError,
+    ZoneChanged,
     ZoneNotFound,
     redact,
 )
@@ -97,6 +111,12 @@ CREDENTIAL_VARIABLES = "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSI
 _ZONE_ID = re.compile(r"^[A-Z0-9]{8,32}$")  # Route 53: "Z1D633PJN98FT9"; moto: 22 of [A-Z0-9]
 _PREFIX = "/hostedzone/"
 SIMPLE = "simple"
+# InvalidChangeBatch messages that mean "the zone isn't what the batch was made from" (a
+# compare-and-swap that lost), as opposed to a batch Route 53 would never take.
+_ZONE_CHANGED = re.compile(
+    r"but it already exists|but it was not found|values provided do not match the current values"
+    r"|because a conflicting RRSet",
+)
 
 
 class Route53Provider(Provider):
@@ -173,6 +193,11 @@ class Route53Provider(Provider):
         self._changes: dict[str, list[str]] = {}  # zone id → ChangeInfo.Id of applied batches
         self._insync: set[str] = set()
         self._sync_lock = threading.Lock()
+        # zone id → name → records: a whole-zone listing, kept up to date with this run's own
+        # writes (see the module's docstring), and the names to read afresh before using it.
+        self._snapshots: dict[str, dict[str, list[Record]]] = {}
+        self._stale: dict[str, set[str]] = {}
+        self._snapshot_lock = threading.Lock()
         self._zone_locks: dict[str, threading.Lock] = {}
 
     def secrets(self) -> tuple[str, ...]:
@@ -318,24 +343,52 @@ class Route53Provider(Provider):
 
     # records -----------------------------------------------------------------------------
     def read(self, zone: Zone, names_: Sequence[str]) -> list[Record]:
+        with self._snapshot_lock:
+            snapshot = self._snapshots.get(zone.id)
+            stale = self._stale.setdefault(zone.id, set())
+            if snapshot is not None:
+                fresh = [n for n in names_ if n in stale]
+                out = [r for n in names_ if n not in stale for r in snapshot.get(n, ())]
+        if snapshot is not None:
+            for name in fresh:
+                records = self._read_name(zone, name)
+                self._remember(zone, {name: records})
+                out.extend(records)
+            return out
         if len(names_) > ZONE_READ_NAMES:
-            return self._read_zone(zone, set(names_))
-        out: list[Record] = []
+            # Many names (many domains of one run): one listing of the zone, 300 sets a page, is
+            # fewer calls than one per name; it is kept and used for the rest of the run.
+            listed = self._list_sets(zone, None, start=None)
+            by_name: dict[str, list[Record]] = {}
+            for record in listed:
+                by_name.setdefault(record.name, []).append(record)
+            with self._snapshot_lock:
+                self._snapshots[zone.id] = by_name
+                stale.clear()
+            return [r for r in listed if r.name in set(names_)]
+        out = []
         for name in names_:
             out.extend(self._read_name(zone, name))
         return out
 
-    def _read_zone(self, zone: Zone, names_: set[str]) -> list[Record]:
-        """Many names (many domains of one run): one listing of the zone, 300 sets a page, is
-        fewer calls than one per name, and Route 53 allows 5 requests/s for the whole account."""
-        return self._list_sets(zone, names_, start=None)
-
     def _read_name(self, zone: Zone, name: str) -> list[Record]:
         return self._list_sets(zone, {name}, start=name)
 
-    def _list_sets(self, zone: Zone, names_: set[str], start: str | None) -> list[Record]:
-        """The record sets at `names_`, listed from `start` (a position, not a filter: the list
-        runs on in name order, so a listing from one name stops at the first other name)."""
+    def _remember(self, zone: Zone, sets: Mapping[str, list[Record]], rtype: str | None = None) -> None:
+        """Put what was read or written at these names into the zone's listing, if it has one."""
+        with self._snapshot_lock:
+            snapshot = self._snapshots.get(zone.id)
+            if snapshot is None:
+                return
+            for name, records in sets.items():
+                kept = [r for r in snapshot.get(name, ()) if rtype is not None and r.type != rtype]
+                snapshot[name] = kept + list(records)
+                self._stale.setdefault(zone.id, set()).discard(name)
+
+    def _list_sets(self, zone: Zone, names_: set[str] | None, start: str | None) -> list[Record]:
+        """The record sets at `names_` (None: every name), listed from `start` (a position, not a
+        filter: the list runs on in name order, so a listing from one name stops at the first
+        other name)."""
         params: dict[str, Any] = {"HostedZoneId": zone.id, "MaxItems": str(RECORD_PAGE)}
         if start is not None:
             params["StartRecordName"] = start + "."
@@ -344,7 +397,7 @@ class Route53Provider(Provider):
             reply = self._call("ListResourceRecordSets", **params)
             for rrset in reply.get("ResourceRecordSets") or []:
                 name = decode_name(str(rrset.get("Name", "")))
-                if name in names_:
+                if name is not None and (names_ is None or name in names_):
                     found.extend(self._records(name, rrset))
                 elif start is not None:
                     return found  # sorted by name: the sets at `start` are behind us
@@ -376,7 +429,7 @@ class Route53Provider(Provider):
             kind = "routing-policy"
         else:
             kind = SIMPLE
-        ref = "|".join((name, rtype, kind, identifier))
+        ref = _ref(name, rtype, kind, identifier)
         if kind == "alias":
             target = _host(str(rrset["AliasTarget"].get("DNSName", "")))
             return [Record(name=name, type=rtype, value=target, ref=ref)]
@@ -392,10 +445,10 @@ class Route53Provider(Provider):
 
     # writes ------------------------------------------------------------------------------
     def apply(self, zone: Zone, plan: Plan) -> None:
-        rrsets = self._record_sets(plan)
-        if not rrsets:
+        swaps = self._swaps(plan)
+        if not swaps:
             return
-        batches = _batches(rrsets, f"dnsbridge: SES records for {plan.domain}")
+        batches = _batches(swaps, f"dnsbridge: SES records for {plan.domain}")
         problems = [p for batch in batches for p in check_change_batch(batch, apex=zone.name)]
         if problems:  # found before any call, so nothing has changed
             raise ConflictError(
@@ -405,17 +458,54 @@ class Route53Provider(Provider):
         if len(batches) > 1:
             log.info("%s: the change is larger than one Route 53 request; sending %d", zone.name, len(batches))
         for batch in batches:
-            reply = self._call("ChangeResourceRecordSets", HostedZoneId=zone.id, ChangeBatch=batch)
-            change_id = str((reply.get("ChangeInfo") or {}).get("Id") or "")
-            if change_id:
-                self._changes.setdefault(zone.id, []).append(change_id)
+            self._change(zone, batch)
 
-    def _record_sets(self, plan: Plan) -> list[dict[str, Any]]:
-        """One full record set for each (name, type) the plan writes: what is there, plus the change."""
+    def _change(self, zone: Zone, batch: dict[str, Any]) -> None:
+        written = [c["ResourceRecordSet"] for c in batch["Changes"] if c["Action"] != "DELETE"]
+        try:
+            reply = self._call("ChangeResourceRecordSets", HostedZoneId=zone.id, ChangeBatch=batch)
+        except ApiError as exc:
+            if exc.code != "InvalidChangeBatch" or not _ZONE_CHANGED.search(str(exc)):
+                raise
+            if self._holds(zone, written):
+                # Refused because it is already done: an earlier attempt whose reply was lost.
+                log.info("%s: the change was already in (an earlier attempt's reply was lost)", zone.name)
+                return
+            raise ZoneChanged(
+                f"{zone.name} changed after it was read ({exc}); nothing was written",
+                hint="run again: dnsbridge reads the zone afresh",
+            ) from None
+        change_id = str((reply.get("ChangeInfo") or {}).get("Id") or "")
+        if change_id:
+            with self._sync_lock:
+                self._changes.setdefault(zone.id, []).append(change_id)
+        for rrset in written:
+            name = decode_name(str(rrset["Name"])) or ""
+            self._remember(zone, {name: self._records(name, rrset)}, rtype=str(rrset["Type"]))
+
+    def _holds(self, zone: Zone, written: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether the zone holds exactly these sets now (read afresh; the listing is updated)."""
+        names_ = {decode_name(str(r["Name"])) or "" for r in written}
+        with self._snapshot_lock:
+            self._stale.setdefault(zone.id, set()).update(names_)
+        current = {n: self._read_name(zone, n) for n in sorted(names_)}
+        self._remember(zone, current)
+        for rrset in written:
+            name, rtype = decode_name(str(rrset["Name"])) or "", str(rrset["Type"])
+            want = {(r.value, r.priority, r.ttl) for r in self._records(name, rrset)}
+            simple = _ref(name, rtype)
+            have = {(r.value, r.priority, r.ttl) for r in current[name] if r.type == rtype and r.ref == simple}
+            if want != have:
+                return False
+        return True
+
+    def _swaps(self, plan: Plan) -> list[_Swap]:
+        """One compare-and-swap for each (name, type) the plan writes: what was read goes, the
+        same plus the plan's change comes."""
         touched: dict[tuple[str, str], list[Change]] = {}
         for change in plan.writes:
             touched.setdefault((change.record.name, change.record.type), []).append(change)
-        rrsets = []
+        swaps = []
         for (name, rtype), changes in touched.items():
             here = [r for r in plan.current if r.name == name and r.type == rtype]
             foreign = sorted({_set_kind(r.ref) for r in here} - {SIMPLE})
@@ -445,10 +535,20 @@ class Route53Provider(Provider):
                 value = self._value(record)
                 if value not in encoded:  # Route 53 refuses a set that holds a value twice
                     encoded.append(value)
-            rrsets.append(
-                {"Name": name + ".", "Type": rtype, "TTL": int(ttl), "ResourceRecords": [{"Value": v} for v in encoded]}
-            )
-        return rrsets
+            new = _rrset(name, rtype, int(ttl), encoded)
+            old = self._as_read(name, rtype, here)
+            swaps.append(_Swap(old=old, new=new, blind=bool(here) and old is None))
+        return swaps
+
+    def _as_read(self, name: str, rtype: str, here: Sequence[Record]) -> dict[str, Any] | None:
+        """The set exactly as Route 53 holds it (its TTL and raw values), for a DELETE to match."""
+        if not here:
+            return None
+        ttl = here[0].ttl
+        raws = [self._raw.get((r.name, r.type, r.value, r.priority)) for r in here]
+        if ttl is None or any(raw is None for raw in raws):
+            return None  # not read from Route 53, which always gives a simple set's TTL and values
+        return _rrset(name, rtype, ttl, [raw for raw in raws if raw is not None])
 
     def _value(self, record: Record) -> str:
         # A value read from the zone goes back exactly as Route 53 holds it (string boundaries
@@ -666,24 +766,54 @@ def _check_within(domain: str, zone: str) -> None:
         raise UsageError(f"{domain} is not in the zone {zone} given with --zone", hint="pass the zone that holds it")
 
 
-def _batches(rrsets: Sequence[dict[str, Any]], comment: str) -> list[dict[str, Any]]:
-    """UPSERT changes packed into as few requests as Route 53's quotas allow (UPSERT counts twice)."""
+@dataclass(frozen=True)
+class _Swap:
+    """One record set's write: DELETE `old` exactly as read and CREATE `new` (compare-and-swap),
+    or CREATE `new` alone when nothing was there. `blind`: a set is there but wasn't read from
+    Route 53 (no TTL or raw values to match), so it is replaced without a precondition."""
+
+    old: dict[str, Any] | None
+    new: dict[str, Any]
+    blind: bool = False
+
+    def changes(self) -> list[dict[str, Any]]:
+        if self.blind:
+            return [{"Action": "UPSERT", "ResourceRecordSet": self.new}]
+        first = [{"Action": "DELETE", "ResourceRecordSet": self.old}] if self.old else []
+        return [*first, {"Action": "CREATE", "ResourceRecordSet": self.new}]
+
+
+def _rrset(name: str, rtype: str, ttl: int, values: Sequence[str]) -> dict[str, Any]:
+    return {"Name": name + ".", "Type": rtype, "TTL": ttl, "ResourceRecords": [{"Value": v} for v in values]}
+
+
+def _ref(name: str, rtype: str, kind: str = SIMPLE, identifier: str = "") -> str:
+    return "|".join((name, rtype, kind, identifier))
+
+
+def _batches(swaps: Sequence[_Swap], comment: str) -> list[dict[str, Any]]:
+    """The swaps packed into as few requests as Route 53's quotas allow; a set's DELETE and CREATE
+    stay in one request, so each swap is atomic."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     values = chars = 0
-    for rrset in rrsets:
-        size = 2 * len(rrset["ResourceRecords"])
-        length = 2 * sum(len(rr["Value"]) for rr in rrset["ResourceRecords"])
+    for swap in swaps:
+        changes = swap.changes()
+        weights = [(2 if c["Action"] == "UPSERT" else 1, c["ResourceRecordSet"]["ResourceRecords"]) for c in changes]
+        size = sum(w * len(rrs) for w, rrs in weights)
+        length = sum(w * len(rr["Value"]) for w, rrs in weights for rr in rrs)
         if size > MAX_REQUEST_VALUES or length > MAX_REQUEST_CHARS:
+            rrset = swap.new
             raise ConflictError(
-                f"the {rrset['Type']} set at {rrset['Name']} would hold {size // 2} values of {length // 2} "
-                "characters, more than one Route 53 request can carry",
+                f"the {rrset['Type']} set at {rrset['Name']} would hold {len(rrset['ResourceRecords'])} values of "
+                f"{sum(len(rr['Value']) for rr in rrset['ResourceRecords'])} characters, more than one Route 53 "
+                "request can carry (with the set it replaces)",
                 hint="nothing was changed; trim the set by hand",
             )
         if current and (values + size > MAX_REQUEST_VALUES or chars + length > MAX_REQUEST_CHARS):
             batches.append(current)
             current, values, chars = [], 0, 0
-        current.append({"Action": "UPSERT", "ResourceRecordSet": rrset})
+        current.extend(changes)
         values += size
         chars += length
     if current:

@@ -30,13 +30,25 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def test_help_imports_no_provider_sdk() -> None:
     code = (
-        "import sys\nfrom dnsbridge.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom dnsbridge.cli import cli\n"  # the command group: main() would exit the process
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
         "loaded = [m for m in ('boto3', 'cloudflare', 'tencentcloud') if m in sys.modules]\n"
         "print(loaded, file=sys.stderr)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.stderr.strip().endswith("[]"), proc.stderr
+
+
+@pytest.mark.parametrize("output", ["json", "text"])
+def test_the_process_exits_with_its_code_and_every_line_of_output(output: str) -> None:
+    # main() skips the interpreter's teardown (os._exit): the streams must be flushed first.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENTCLOUD_", "DNSBRIDGE_"))}
+    argv = [sys.executable, "-m", "dnsbridge", "onboard", "x..example.com", "-o", output]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert proc.returncode == 2
+    assert "'x..example.com' has an empty label" in proc.stderr
+    if output == "json":
+        assert json.loads(proc.stdout)["error"]["code"] == "InvalidDomain"
 
 
 def test_missing_credentials_exit_2_at_once(world: StoreWorld) -> None:

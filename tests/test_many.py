@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnsbridge.ratelimit import MARGIN, Limits, Quota, SlidingWindow
+from dnsbridge.ratelimit import DOCUMENTED, MARGIN, Limits, Quota, SlidingWindow
 from dnsbridge.testing import run
 from tests.worlds import StoreWorld
 from tests.worlds_cloudflare import CloudflareWorld
@@ -43,11 +45,49 @@ def test_no_window_ever_holds_more_than_the_quota(count: int, period: float, req
     assert sent[-1] <= ((requests - 1) // count) * period * MARGIN + 1e-9
 
 
+@settings(max_examples=100, deadline=None)
+@given(count=st.integers(2, 60), burst_share=st.floats(0.05, 0.95), requests=st.integers(1, 300))
+def test_a_burst_quota_spends_its_burst_then_paces_and_never_fills_the_window(
+    count: int, burst_share: float, requests: int
+) -> None:
+    period = 300.0
+    burst = max(1, min(count - 1, int(count * burst_share)))
+    quota = Quota(count, period, burst=burst)
+    t = FakeTime()
+    window = SlidingWindow(quota, clock=t.clock, sleep=t.sleep)
+    sent = []
+    for _ in range(requests):
+        window.acquire()
+        sent.append(t.now)
+    assert sent[: min(burst, requests)] == [0.0] * min(burst, requests)  # the burst goes at once
+    for i, start in enumerate(sent):
+        assert len([s for s in sent[i:] if s < start + period]) <= count
+    if requests > burst:  # then one request per 1/pace (MARGIN wider), never a stall of a whole window
+        gaps = [b - a for a, b in itertools.pairwise(sent[burst - 1 :])]
+        assert max(gaps) <= MARGIN / quota.pace + 1e-6
+        assert min(gaps) >= MARGIN / quota.pace - 1e-6
+
+
+def test_cloudflares_quota_never_stalls_a_long_run() -> None:
+    t = FakeTime()
+    window = SlidingWindow(DOCUMENTED["cloudflare"], clock=t.clock, sleep=t.sleep)
+    sent = []
+    for _ in range(3000):
+        window.acquire()
+        sent.append(t.now)
+    # Without the burst limit the 1,201st request would wait for the first to leave the
+    # 5-minute window; paced, no gap is longer than one request's share of the quota.
+    assert max(b - a for a, b in itertools.pairwise(sent)) < 1.0
+    assert all(bisect.bisect_left(sent, start + 300.0) - i <= 1200 for i, start in enumerate(sent))
+
+
 def test_limits_scale_down_and_count_per_action() -> None:
     limits = Limits({"ses:*": Quota(20, 1.0)}, scale=0.5)
     a, b = limits.window("ses:CreateEmailIdentity"), limits.window("ses:UpdateEmailIdentity")
     assert a is not None and b is not None and a is not b
     assert a.quota == Quota(10, 1.0)
+    assert Quota(1200, 300.0, burst=200).scaled(0.5) == Quota(600, 300.0, burst=100)
+    assert Quota(10, 300.0, burst=2).scaled(0.1) == Quota(1, 300.0)  # nothing left to burst
     assert limits.window("elsewhere") is None
 
 

@@ -66,13 +66,17 @@ def cloudflare_writes(requests: list[Request]) -> list[Write]:
 
 
 def route53_sets(requests: list[Request]) -> dict[tuple[str, str], list[str]]:
-    """(name, type) → the full value list each UPSERT sent (Route 53 writes whole record sets)."""
+    """(name, type) → the full value list each CREATE sent (Route 53 writes whole record sets; a
+    set that was there is first DELETEd as read, in the same request)."""
     from providers.route53 import decode_txt
 
     out: dict[tuple[str, str], list[str]] = {}
     for r in requests:
         for change in ET.fromstring(r.body).iter(f"{R53}Change"):
-            assert change.findtext(f"{R53}Action") == "UPSERT"
+            action = change.findtext(f"{R53}Action")
+            assert action in ("DELETE", "CREATE")
+            if action == "DELETE":
+                continue
             rrset = change.find(f"{R53}ResourceRecordSet")
             assert rrset is not None
             name, rtype = _host(rrset.findtext(f"{R53}Name") or ""), rrset.findtext(f"{R53}Type") or ""

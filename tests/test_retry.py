@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dnsbridge.errors import ApiError, AuthError, ThrottledError, TransientError
-from dnsbridge.retry import Backoff, Deadline, RetryPolicy
+from dnsbridge.retry import Backoff, Deadline, RetryPolicy, bounded_by
 
 
 class FakeClock:
@@ -101,6 +101,20 @@ def test_retry_gives_up_before_sleeping_past_the_deadline() -> None:
     assert clock.sleeps == [4.0, 4.0]  # at t=8 only 2 s remain, less than the next 4 s delay
     assert fn.calls == 3
     assert not deadline.expired()
+
+
+def test_a_run_deadline_bounds_retries_that_were_given_none() -> None:
+    # Provider adapters call the policy without a deadline; the domain's run sets one for its
+    # thread (onboard), and retries deep in an adapter stop there too.
+    clock = FakeClock()
+    policy = RetryPolicy(backoff=fixed_backoff(4.0), max_attempts=100, sleep=clock.sleep)
+    fn = Flaky(100, lambda: api_error(TransientError, "InternalError"))
+    with bounded_by(Deadline(10.0, clock=clock)), pytest.raises(TransientError):
+        policy.call(fn)
+    assert fn.calls == 3
+    unbounded = Flaky(5, lambda: api_error(TransientError, "InternalError"))
+    assert policy.call(unbounded) == "ok"  # outside the block: no deadline again
+    assert unbounded.calls == 6
 
 
 def test_retry_after_from_the_service_is_honoured() -> None:

@@ -587,16 +587,15 @@ def test_check_change_batch_counts_upsert_twice() -> None:
 
 
 def test_a_change_beyond_one_request_is_split_into_valid_batches() -> None:
-    rrsets = [
-        {
-            "Name": f"n{i}.example.com.",
-            "Type": "TXT",
-            "TTL": 300,
-            "ResourceRecords": [{"Value": encode_txt("v" * 3000)}],
-        }
-        for i in range(12)
-    ]
-    batches = route53._batches(rrsets, "test")
+    def rrset(i: int, value: str) -> dict[str, Any]:
+        return route53._rrset(f"n{i}.example.com", "TXT", 300, [encode_txt(value)])
+
+    # every other set replaces one that was read: its DELETE and CREATE must share a request
+    swaps = [route53._Swap(old=rrset(i, "old" * 500) if i % 2 else None, new=rrset(i, "v" * 3000)) for i in range(12)]
+    batches = route53._batches(swaps, "test")
     assert len(batches) > 1
-    assert sum(len(b["Changes"]) for b in batches) == 12
+    assert sum(len(b["Changes"]) for b in batches) == 18
     assert all(check_change_batch(b) == [] for b in batches)
+    for batch in batches:
+        names = [(c["Action"], c["ResourceRecordSet"]["Name"]) for c in batch["Changes"]]
+        assert all(("CREATE", name) in names for action, name in names if action == "DELETE")

@@ -2,13 +2,49 @@
 
 moto (ThreadedMotoServer) speaks Route 53's real wire protocol, so boto3 runs against it
 unchanged. What moto stores, though, only moto sees; the local DNS server and the SES emulator
-read the ZoneStore. `Route53Mirror` copies moto's public zones into the store every few tens of
-milliseconds — which also makes new records take a moment to "propagate", as on the real
-service. Records that didn't change keep their timestamps, so the SES emulator's verify delay
-counts from when a value really appeared.
+read the ZoneStore. `Route53Mirror` copies moto's public zones into the store as soon as a
+change request has been answered (moto calls every change INSYNC at once, so the nameservers
+serve it by then), and every half second for changes made behind the API's back. Records that
+didn't change keep their timestamps, so the SES emulator's verify delay counts from when a value
+really appeared. (It used to copy every 50 ms: with a few thousand record sets that alone kept a
+core busy.)
 
 moto's server runs in this process, so its backend (moto.route53.models.route53_backends) is
 read directly; that is moto's internal API (moto 5.x), used only here.
+
+ChangeResourceRecordSets is checked here, before moto sees it, as Route 53 checks it (API
+reference, ChangeResourceRecordSets; the error texts as Route 53 sends them, e.g. external-dns
+issue #732, boto issue #2887, and the same fixes in the floci (PR #3565) and ministack (PR #1308)
+emulators). The batch is validated change by change, in order, against a working copy of the
+zone's record sets, and is all-or-nothing: a DELETE then a CREATE of one set in one batch is a
+compare-and-swap; a second DELETE of the same set fails. Sets are keyed by name (compared without
+case or trailing dot), type and SetIdentifier. A refused batch is answered HTTP 400
+InvalidChangeBatch and moto never sees it:
+- CREATE of a set that exists: "Tried to create resource record set [name='www.example.com.',
+  type='TXT'] but it already exists";
+- DELETE of a set that doesn't: "... but it was not found";
+- DELETE whose TTL or values (a set: any order) differ from the set's: "... but the values
+  provided do not match the current values" (an alias set: its target's zone and DNS name);
+- a name outside the zone: "RRSet with DNS name x. is not permitted in zone example.com."
+  (moto checks that only while applying, after the changes before it are applied);
+with ", set-identifier='...'" inside the brackets for a routing-policy set. UPSERT has no
+precondition.
+
+moto 5.2 alone gets this wrong: its checks look at the zone's change journal
+(FakeZone.rr_changes), not at the sets. A CREATE of a set that exists is refused only if the
+very same change was made before, and then also when the set is gone but any set sorts after it
+(so CREATE a, DELETE a + CREATE b, DELETE b + CREATE a is refused); otherwise it adds a duplicate
+set. A DELETE passes if any CREATE or UPSERT ever sent the same TTL and values in the same order,
+and removes every set of that name and type whatever its values. What we do about it: one lock
+(`_changes_lock`) is held from the check through moto applying the batch, so two concurrent
+batches never pass against the same state; a batch that passes is handed to moto with the zone's
+journal replaced by `_NoJournal`, which passes both of moto's checks (ours have been made
+against the sets themselves), so moto applies exactly the batch we checked: no false "already
+exists", no order-sensitive DELETE refused as InvalidInput, and a journal that no longer grows
+with every change. moto matches names literally (case, octal escapes) when it deletes or
+replaces, so a DELETE or UPSERT of an existing set is rewritten to name the set exactly as moto
+stores it. Left as moto does it: a DELETE with a SetIdentifier removes every set in the zone with
+that identifier, whatever its name; an unknown Action fails only when moto reaches it.
 """
 
 from __future__ import annotations
@@ -21,9 +57,12 @@ import socket
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections import deque
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
+from xml.sax.saxutils import escape
 
 from dnsbridge.sandbox.faults import Chaos, Fault, Kind, Request, body_key
 from dnsbridge.sandbox.zones import StoredRecord, ZoneStore
@@ -47,7 +86,13 @@ DENIED_XML = (
     "included in the request is invalid ({credential}).</Message></Error><RequestId>{request_id}</RequestId>"
     "</ErrorResponse>"
 )
+INVALID_CHANGE_BATCH_XML = (
+    '<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error>'
+    "<Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>{message}</Message></Error>"
+    "<RequestId>{request_id}</RequestId></ErrorResponse>"
+)
 _ZONE_PATH = re.compile(r"/hostedzone/[^/]+")
+_RRSET_PATH = re.compile(r".*/hostedzone/([^/]+)/rrset/?")
 _CHANGE_PATH = re.compile(r"/change/[^/]+")
 
 
@@ -72,13 +117,15 @@ def _name(raw: str) -> str:
 
 
 class Route53Mirror:
-    def __init__(self, store: ZoneStore, *, interval: float = 0.05, rate_limit: int | None = None) -> None:
+    def __init__(self, store: ZoneStore, *, interval: float = 0.5, rate_limit: int | None = None) -> None:
         self.store = store
         self.interval = interval
         self.server: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Held from checking a ChangeResourceRecordSets batch until moto has applied it.
+        self._changes_lock = threading.Lock()
         self.rate_limit = rate_limit
         self.throttled = 0  # Throttling answers sent for the rate limit (benchmarks assert none)
         self._window: deque[float] = deque()
@@ -122,14 +169,18 @@ class Route53Mirror:
                     credential=str(environ.get("HTTP_AUTHORIZATION") or ""),
                 )
             )
-            if fault is None:
-                return app(environ, start_response)
-            if fault.kind is Kind.SLOW:
+            if fault is not None and fault.kind is Kind.SLOW:
                 time.sleep(fault.delay)
-                return app(environ, start_response)
+                fault = None
+            if fault is None:
+                answer = self._to_moto(app, environ, start_response, action, path, body)
+                if write:  # what GetChange then calls INSYNC is what the nameservers serve
+                    self.sync()
+                return answer
             if fault.kind is Kind.LOST_REPLY:
-                # Let moto do the work (consume the whole answer), then drop the connection.
-                for _ in app(environ, lambda *args, **kwargs: lambda data: None):
+                # Let moto do the work (consume the whole answer), then drop the connection. The
+                # work is Route 53's: a batch it would refuse changes nothing, and the refusal is lost.
+                for _ in self._to_moto(app, environ, lambda *args, **kwargs: lambda data: None, action, path, body):
                     pass
                 _drop(environ, fault)
             if fault.kind is Kind.DROP:
@@ -141,6 +192,40 @@ class Route53Mirror:
         self._thread = threading.Thread(target=self._run, name="route53-mirror", daemon=True)
         self._thread.start()
         return self
+
+    def _to_moto(
+        self, app: Any, environ: dict[str, Any], start_response: Any, action: str, path: str, body: bytes
+    ) -> Any:
+        """Hand a request to moto; a ChangeResourceRecordSets batch only if Route 53 would take it."""
+        if action != "ChangeResourceRecordSets":
+            return app(environ, start_response)
+        with self._changes_lock:  # moto applies the batch (inside `app`) before another is checked
+            refusal, sent = self._check_changes(path, body)
+            if refusal is not None:
+                return _xml_answer(start_response, "400 Bad Request", INVALID_CHANGE_BATCH_XML, message=escape(refusal))
+            if sent != body:
+                environ["wsgi.input"] = io.BytesIO(sent)
+                environ["CONTENT_LENGTH"] = str(len(sent))
+            return app(environ, start_response)
+
+    def _check_changes(self, path: str, body: bytes) -> tuple[str | None, bytes]:
+        """(Route 53's refusal of the batch, or None; the body to hand to moto). A body that isn't
+        a batch of a zone moto holds is left to moto to answer."""
+        from moto.route53.models import route53_backends
+
+        match = _RRSET_PATH.fullmatch(path)
+        batch = None if match is None else _parse_batch(body)
+        if match is None or batch is None:
+            return None, body
+        zone: Any = route53_backends[MOTO_ACCOUNT]["aws"].zones.get(match.group(1))
+        if zone is None:
+            return None, body
+        refusal = _check_batch(zone, batch)
+        if refusal is not None:
+            return refusal, body
+        if not isinstance(zone.rr_changes, _NoJournal):
+            zone.rr_changes = _NoJournal()
+        return None, batch.serialize() if batch.renamed else body
 
     def _admit(self) -> bool:
         """Route 53's documented limit, 5 requests/s per account, when `rate_limit` is set."""
@@ -232,20 +317,161 @@ def _drop(environ: dict[str, Any], fault: Fault) -> None:
 
 
 def _error_answer(fault: Fault, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    request_id = str(uuid.uuid4())
     if fault.kind is Kind.THROTTLE:
-        status, body = "400 Bad Request", THROTTLING_XML.format(request_id=request_id)
-    elif fault.kind is Kind.DENY:
+        return _xml_answer(start_response, "400 Bad Request", THROTTLING_XML)
+    if fault.kind is Kind.DENY:
         credential = str(environ.get("HTTP_AUTHORIZATION") or "")
-        status, body = "403 Forbidden", DENIED_XML.format(request_id=request_id, credential=credential)
-    else:
-        status, body = "503 Service Unavailable", UNAVAILABLE_XML.format(request_id=request_id)
-    data = body.encode()
+        return _xml_answer(start_response, "403 Forbidden", DENIED_XML, credential=credential)
+    return _xml_answer(start_response, "503 Service Unavailable", UNAVAILABLE_XML)
+
+
+def _xml_answer(start_response: Any, status: str, template: str, **fields: str) -> list[bytes]:
+    """Route 53's error answer: `template` filled with `fields` and a fresh request id."""
+    request_id = str(uuid.uuid4())
+    data = template.format(request_id=request_id, **fields).encode()
     start_response(
         status,
         [("Content-Type", "text/xml"), ("Content-Length", str(len(data))), ("x-amzn-RequestId", request_id)],
     )
     return [data]
+
+
+# ChangeResourceRecordSets, checked as Route 53 checks it (see the module docstring) -------------
+@dataclass(frozen=True)
+class _Set:
+    """A record set's state, as far as a DELETE must match it."""
+
+    name: str  # exactly as moto stores it (trailing dot), to name it to moto
+    ttl: int | None
+    values: frozenset[str]
+    alias: tuple[str, str] | None  # an alias target's (HostedZoneId, DNS name)
+
+    def matches(self, other: _Set) -> bool:
+        if self.alias is not None or other.alias is not None:
+            return self.alias == other.alias
+        return self.ttl == other.ttl and self.values == other.values
+
+
+@dataclass(frozen=True)
+class _Change:
+    action: str  # CREATE, DELETE or UPSERT
+    key: tuple[str, str, str | None]  # (name as _name has it, type, SetIdentifier)
+    state: _Set
+    name_element: ET.Element
+
+    def label(self) -> str:
+        name, rtype, identifier = self.key
+        extra = "" if identifier is None else f", set-identifier='{identifier}'"
+        return f"[name='{name}.', type='{rtype}'{extra}]"
+
+
+@dataclass
+class _Batch:
+    root: ET.Element
+    namespace: str
+    changes: list[_Change]
+    renamed: bool = False  # a Name was rewritten to moto's stored form
+
+    def serialize(self) -> bytes:
+        namespace = self.namespace or None
+        return bytes(ET.tostring(self.root, encoding="utf-8", xml_declaration=True, default_namespace=namespace))
+
+
+def _parse_batch(body: bytes) -> _Batch | None:
+    """The changes of a ChangeResourceRecordSetsRequest, or None if it isn't one we can read."""
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - a request to this process's own emulator, from a test or the sandbox
+    except ET.ParseError:
+        return None
+    namespace = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
+
+    def path(*tags: str) -> str:
+        return "/".join(f"{{{namespace}}}{tag}" if namespace else tag for tag in tags)
+
+    changes = []
+    for change in root.iterfind(path("ChangeBatch", "Changes", "Change")):
+        action = change.findtext(path("Action"))
+        rrset = change.find(path("ResourceRecordSet"))
+        if action not in ("CREATE", "DELETE", "UPSERT") or rrset is None:
+            return None
+        name_element, rtype = rrset.find(path("Name")), rrset.findtext(path("Type"))
+        if name_element is None or not name_element.text or not rtype:
+            return None
+        ttl = rrset.findtext(path("TTL"))
+        if ttl is not None and not ttl.strip().isdigit():
+            return None
+        target = rrset.find(path("AliasTarget"))
+        alias = None
+        if target is not None:
+            alias = (target.findtext(path("HostedZoneId")) or "", _name(target.findtext(path("DNSName")) or ""))
+        values = frozenset(v.text or "" for v in rrset.iterfind(path("ResourceRecords", "ResourceRecord", "Value")))
+        name = name_element.text
+        moto_name = name if name.endswith(".") else f"{name}."  # moto adds the trailing dot
+        state = _Set(moto_name, None if ttl is None else int(ttl), values, alias)
+        key = (_name(name), rtype, rrset.findtext(path("SetIdentifier")))
+        changes.append(_Change(action, key, state, name_element))
+    return _Batch(root, namespace, changes)
+
+
+def _stored(rrset: Any) -> _Set:
+    """A set as moto holds it (moto.route53.models.RecordSet). `records` holds value strings, but
+    the SOA moto makes with a zone holds {"Value": ...}; an alias set has ttl 0 and no records."""
+    values = frozenset(str(r["Value"]) if isinstance(r, dict) else str(r) for r in rrset.records or [])
+    target = rrset.alias_target
+    alias = None
+    if target:
+        alias = (str(target.get("HostedZoneId") or ""), _name(str(target.get("DNSName") or "")))
+    ttl = None if rrset.ttl is None or str(rrset.ttl) == "" else int(rrset.ttl)
+    return _Set(str(rrset.name), ttl, values, alias)
+
+
+def _check_batch(zone: Any, batch: _Batch) -> str | None:
+    """Route 53's refusal of the batch, or None. Changes are checked in order against a working
+    copy of the zone's sets; a DELETE or UPSERT of an existing set is renamed to moto's name."""
+    apex = _name(zone.name)
+    sets = {(_name(r.name), str(r.type), r.set_identifier): _stored(r) for r in list(zone.rrsets)}
+    for change in batch.changes:
+        name = change.key[0]
+        if name != apex and not name.endswith("." + apex):
+            return f"RRSet with DNS name {name}. is not permitted in zone {apex}."
+        current = sets.get(change.key)
+        if change.action == "CREATE":
+            if current is not None:
+                return f"Tried to create resource record set {change.label()} but it already exists"
+            sets[change.key] = change.state
+            continue
+        if change.action == "DELETE":
+            if current is None:
+                return f"Tried to delete resource record set {change.label()} but it was not found"
+            if not change.state.matches(current):
+                return (
+                    f"Tried to delete resource record set {change.label()} "
+                    "but the values provided do not match the current values"
+                )
+            del sets[change.key]
+        else:
+            sets[change.key] = replace(change.state, name=current.name) if current else change.state
+        # moto deletes and replaces a set by its stored name, compared literally
+        if current is not None and change.state.name != current.name:
+            change.name_element.text = current.name
+            batch.renamed = True
+    return None
+
+
+class _NoJournal:
+    """Stands in for a moto zone's change journal (FakeZone.rr_changes, a list moto 5.2 appends
+    every change to) once this middleware checks the zone's batches: moto's two checks against it
+    (`change in journal` for a CREATE, `has_insert_or_update` for a DELETE) then always pass, and
+    nothing is kept."""
+
+    def append(self, change: Any) -> None:
+        pass
+
+    def __contains__(self, change: object) -> bool:
+        return False
+
+    def has_insert_or_update(self, rrset: Any) -> bool:
+        return True
 
 
 def _records(rrset: Any) -> list[tuple[tuple[str, str, str, int | None], int]]:
