@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from dnsbridge.ratelimit import MARGIN
 from dnsbridge.sandbox.faults import FaultPlan, Kind
 from dnsbridge.sandbox.world import Sandbox
 
@@ -138,7 +137,8 @@ def run(provider: str, n: int, latency: float, concurrency: int) -> Result:
             throttled["route53"] = box.route53.throttled
         verified = sum(1 for text in out for _ in range(text.count('"verified": true')))
         model = minimal_calls(provider, n)
-        # The service's own windows: dnsbridge's safety margin (MARGIN) is a cost it pays, not
+        # The service's own windows: dnsbridge's windows (a place is held until a period after
+        # the reply, see dnsbridge.ratelimit) cost one round trip more each; a cost it pays, not
         # part of the bound.
         per_quota = {name: window_time(c, count, period) for name, (c, count, period) in model.items()}
         slowest = max(per_quota, key=lambda k: per_quota[k])
@@ -147,7 +147,7 @@ def run(provider: str, n: int, latency: float, concurrency: int) -> Result:
         bound = per_quota[slowest] + chain
         detail = (
             f"{slowest}: {model[slowest][0]} calls through {model[slowest][1]} per {model[slowest][2]:g}s "
-            f"+ one domain's 4 calls × latency; dnsbridge's windows are {(MARGIN - 1) * 100:.0f}% wider"
+            "+ one domain's 4 calls × latency"
         )
         peak = usage.ru_maxrss / 1024
         return Result(provider, n, wall, bound, detail, calls, throttled, peak, proc.returncode, verified)

@@ -313,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="dnsbridge")
     except SystemExit as done:
-        if threading.active_count() > 1:
+        # A profiler or coverage tracer writes its data at interpreter exit: let it.
+        if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
             raise
         _exit_now(done.code)
     except KeyboardInterrupt:

@@ -136,20 +136,18 @@ class TencentApi:
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
         client = self._client  # made before the window is taken: a new client is slow to build
-        # Nothing slow may come between taking a place in the window and sending, or requests
-        # leave later than the window counted them and bunch up at the service.
-        self.limits.acquire(f"{self.service}:{action}")
-        try:
-            reply = client.call_json(action, dict(params))
-        except TencentCloudSDKException as exc:
-            raise self._error(action, exc) from None
-        except (OSError, ValueError) as exc:  # a reply that isn't JSON, or a socket error below the SDK
-            raise TransientError(
-                f"no usable answer ({type(exc).__name__})",
-                service=self.service,
-                action=action,
-                code="ClientNetworkError",
-            ) from None
+        with self.limits.slot(f"{self.service}:{action}"):
+            try:
+                reply = client.call_json(action, dict(params))
+            except TencentCloudSDKException as exc:
+                raise self._error(action, exc) from None
+            except (OSError, ValueError) as exc:  # a reply that isn't JSON, or a socket error below the SDK
+                raise TransientError(
+                    f"no usable answer ({type(exc).__name__})",
+                    service=self.service,
+                    action=action,
+                    code="ClientNetworkError",
+                ) from None
         response = reply.get("Response") if isinstance(reply, dict) else None
         if not isinstance(response, dict):
             raise TransientError(

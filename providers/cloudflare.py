@@ -20,10 +20,11 @@ docstrings of resources/zones/zones.py and resources/dns/records.py):
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dnsbridge import names
@@ -35,6 +36,7 @@ from dnsbridge.errors import (
     MissingCredentials,
     ThrottledError,
     TransientError,
+    UnexpectedAnswer,
     ZoneNotFound,
 )
 from dnsbridge.plan import Action, Change, Plan
@@ -152,21 +154,21 @@ class CloudflareProvider(Provider):
         def attempt() -> T:
             import cloudflare
 
-            # One window for the token's 1,200 requests per 5 minutes. A list that spans pages
-            # sends one request per page under one acquire; reads are one page in practice.
-            self.settings.limits.acquire(SERVICE)
-            try:
-                return fn()
-            except cloudflare.APIStatusError as exc:
-                raise self._error(action, exc) from None
-            except cloudflare.APIConnectionError as exc:  # APITimeoutError is a subclass
-                timed_out = isinstance(exc, cloudflare.APITimeoutError)
-                raise TransientError(
-                    f"{'no answer in time from' if timed_out else 'could not reach'} {self._sdk.base_url}",
-                    service=SERVICE,
-                    action=action,
-                    code="Timeout" if timed_out else "ConnectionError",
-                ) from None
+            # One window for the token's 1,200 requests per 5 minutes (each page of a list is
+            # a call of its own).
+            with self.settings.limits.slot(SERVICE):
+                try:
+                    return fn()
+                except cloudflare.APIStatusError as exc:
+                    raise self._error(action, exc) from None
+                except cloudflare.APIConnectionError as exc:  # APITimeoutError is a subclass
+                    timed_out = isinstance(exc, cloudflare.APITimeoutError)
+                    raise TransientError(
+                        f"{'no answer in time from' if timed_out else 'could not reach'} {self._sdk.base_url}",
+                        service=SERVICE,
+                        action=action,
+                        code="Timeout" if timed_out else "ConnectionError",
+                    ) from None
 
         return self.settings.retry.call(attempt)
 
@@ -276,51 +278,64 @@ class CloudflareProvider(Provider):
         if len(names_) > ZONE_READ_NAMES:
             # Many domains of one run: the whole zone, 5,000 records a page, in a call or two,
             # where one call per name would spend the token's 1,200 requests per 5 minutes.
-            wanted = set(names_)
-            return self._list(zone, wanted, lambda: self._sdk.dns.records.list(zone_id=zone.id, per_page=ZONE_PAGE))
+            return self._list(zone, set(names_), {"per_page": ZONE_PAGE})
         return [record for name in names_ for record in self._read_name(zone, name)]
 
     def _read_name(self, zone: Zone, name: str) -> list[Record]:
-        return self._list(zone, {name}, lambda: self._sdk.dns.records.list(zone_id=zone.id, name={"exact": name}))
+        return self._list(zone, {name}, {"name": {"exact": name}})
 
-    def _list(self, zone: Zone, wanted: set[str], first: Callable[[], Any]) -> list[Record]:
+    def _list(self, zone: Zone, wanted: set[str], query: Mapping[str, Any]) -> list[Record]:
+        """The records at `wanted` among those `query` lists, page by page.
+
+        Read as plain JSON (`with_raw_response`), not as the SDK's models: building a model per
+        record costs ~0.15 ms of CPU, half a second for a listing of 4,000 records, and a
+        many-domain run lists the zone once per round."""
         out: list[Record] = []
-        page = self._call("dns.records.list", first)
+        page = 1
         while True:
-            items = list(page.result or [])
+            reply = self._call("dns.records.list", functools.partial(self._page, zone, page, query))
+            items = reply.get("result") if isinstance(reply, dict) else None
+            if not isinstance(items, list):
+                raise UnexpectedAnswer(f"Cloudflare listed the records of {zone.name} without a result list")
             # `name.exact` is documented as an exact filter; check anyway, since acting on a record
             # at another name would break the promise to touch nothing foreign.
             out.extend(r for r in (self._record(item) for item in items) if r is not None and r.name in wanted)
-            # The SDK's rule ends on an empty page; a page shorter than the page size the server
-            # reports is the last one too, which saves one request per name.
-            info = page.result_info
-            if not page.has_next_page() or (info and info.per_page and len(items) < info.per_page):
+            # The last page is the one that is empty, shorter than the page size the server
+            # reports, or numbered total_pages; stopping at a short page saves one request.
+            info = reply.get("result_info") or {}
+            per_page, pages = info.get("per_page"), info.get("total_pages")
+            if not items or (per_page and len(items) < per_page) or (pages and page >= pages):
                 return out
-            page = self._call("dns.records.list", page.get_next_page)
+            page += 1
+
+    def _page(self, zone: Zone, page: int, query: Mapping[str, Any]) -> Any:
+        return self._sdk.dns.records.with_raw_response.list(zone_id=zone.id, page=page, **query).json()
 
     def _record(self, item: Any) -> Record | None:
-        rtype = str(getattr(item, "type", "") or "").upper()
-        raw_name = str(getattr(item, "name", "") or "")
+        if not isinstance(item, Mapping):
+            return None
+        rtype = str(item.get("type") or "").upper()
+        raw_name = str(item.get("name") or "")
         try:
             name = names.normalise(raw_name)
         except InvalidDomain:
             return None  # a wildcard or other name we never write
-        value = str(getattr(item, "content", "") or "")
+        value = str(item.get("content") or "")
         priority = None
         if rtype == "TXT":
             value = unquote(value)
         elif rtype in HOST_TYPES:
             value = value.rstrip(".").lower()
         if rtype == "MX":
-            priority = int(getattr(item, "priority", 0) or 0)
-        ttl = getattr(item, "ttl", None)
+            priority = int(item.get("priority") or 0)
+        ttl = item.get("ttl")
         return Record(
             name=name,
             type=rtype,
             value=value,
             priority=priority,
             ttl=int(ttl) if ttl is not None else None,
-            ref=str(item.id),
+            ref=str(item.get("id") or ""),
         )
 
     def apply(self, zone: Zone, plan: Plan) -> None:

@@ -216,20 +216,20 @@ class Route53Provider(Provider):
         method = getattr(self.client, xform_name(action))
 
         def once() -> dict[str, Any]:
-            self.settings.limits.acquire(SERVICE)  # 5 requests/s for the whole account
-            try:
-                reply: dict[str, Any] = method(**params)
-            except ClientError as exc:
-                raise self._error(action, exc) from None
-            except NoCredentialsError:
-                raise MissingCredentials(f"no AWS credentials found: set {CREDENTIAL_VARIABLES}") from None
-            except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out
-                raise TransientError(
-                    f"could not reach Route 53 ({type(exc).__name__})",
-                    service=SERVICE,
-                    action=action,
-                    code="ClientNetworkError",
-                ) from None
+            with self.settings.limits.slot(SERVICE):  # 5 requests/s for the whole account
+                try:
+                    reply: dict[str, Any] = method(**params)
+                except ClientError as exc:
+                    raise self._error(action, exc) from None
+                except NoCredentialsError:
+                    raise MissingCredentials(f"no AWS credentials found: set {CREDENTIAL_VARIABLES}") from None
+                except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out
+                    raise TransientError(
+                        f"could not reach Route 53 ({type(exc).__name__})",
+                        service=SERVICE,
+                        action=action,
+                        code="ClientNetworkError",
+                    ) from None
             return reply
 
         return self.settings.retry.call(once, deadline)
