@@ -22,13 +22,15 @@ from dnsbridge.records import Record
 from dnsbridge.retry import Deadline, RetryPolicy
 
 ENTRY_POINT_GROUP = "dnsbridge.providers"
-# Used only when the package's metadata isn't installed (running from a source checkout).
-# A domain needs three names read. Above this many names at once (three domains' worth, when a
-# run merges the reads of its domains per zone), listing the whole zone takes fewer calls.
+# A domain needs three names read: its own, _dmarc and the DKIM selector's.
+NAMES_PER_DOMAIN = 3
+# Up to this many names at once (a domain's own reads), a call per name; above it (when a run
+# merges the reads of its domains per zone), the whole zone is listed if that takes fewer calls.
 ZONE_READ_NAMES = 8
 # Above this many domains in a run, listing every zone once beats a zone lookup per domain.
 ZONE_LIST_DOMAINS = 3
 
+# Used only when the package's metadata isn't installed (running from a source checkout).
 BUILTIN = {
     "dnspod": "providers.dnspod:DnspodProvider",
     "cloudflare": "providers.cloudflare:CloudflareProvider",
@@ -41,6 +43,19 @@ class Zone:
     name: str  # normalised
     id: str  # the provider's handle
     nameservers: tuple[str, ...] = ()
+    # How many records (Route 53: record sets) the zone held when it was listed, where the API
+    # says: listing a zone of 100,000 records to read nine names would be 34 calls, not one.
+    # A snapshot, not part of which zone this is.
+    size: int | None = field(default=None, compare=False)
+
+
+def list_whole_zone(names: int, size: int | None, page: int) -> bool:
+    """Whether reading `names` names is cheaper as one listing of the whole zone (`size / page`
+    calls; one call when the size is unknown) than as a call per name. Never for a single
+    domain's few names: those are read where they are, whatever the zone."""
+    if names <= ZONE_READ_NAMES:
+        return False
+    return size is None or -(-size // page) < names
 
 
 @dataclass(frozen=True)

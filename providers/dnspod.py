@@ -20,7 +20,7 @@ from typing import Any
 from dnsbridge import names
 from dnsbridge.errors import ApiError, InvalidDomain, UnexpectedAnswer
 from dnsbridge.plan import Action, Change, Plan
-from dnsbridge.provider import ZONE_READ_NAMES, Provider, ProviderSettings, Zone, longest_suffix, zone_not_found
+from dnsbridge.provider import Provider, ProviderSettings, Zone, list_whole_zone, longest_suffix, zone_not_found
 from dnsbridge.records import Record
 from dnsbridge.tencent import Endpoint, TencentApi, credentials_from, endpoint_from
 from dnsbridge.txt import unquote
@@ -106,13 +106,17 @@ class DnspodProvider(Provider):
         except InvalidDomain:
             raise UnexpectedAnswer(f"DNSPod listed a zone with an invalid name {raw!r}") from None
         servers = item.get("EffectiveDNS") or item.get("DnspodNsList") or []
+        count = item.get("RecordCount")
         return Zone(
-            name=name, id=str(item.get("DomainId", name)), nameservers=tuple(str(s).rstrip(".") for s in servers)
+            name=name,
+            id=str(item.get("DomainId", name)),
+            nameservers=tuple(str(s).rstrip(".") for s in servers),
+            size=count if isinstance(count, int) else None,
         )
 
     # records -----------------------------------------------------------------------------
     def read(self, zone: Zone, names_: Sequence[str]) -> list[Record]:
-        if len(names_) > ZONE_READ_NAMES:
+        if list_whole_zone(len(names_), zone.size, PAGE):
             # Many domains of one run: the whole zone, 3,000 records a call, instead of a call
             # per name.
             subs = {names.relative(n, zone.name) for n in names_}

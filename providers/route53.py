@@ -73,7 +73,15 @@ from dnsbridge.errors import (
     redact,
 )
 from dnsbridge.plan import Action, Change, Plan
-from dnsbridge.provider import ZONE_READ_NAMES, Provider, ProviderSettings, Zone, longest_suffix, zone_not_found
+from dnsbridge.provider import (
+    NAMES_PER_DOMAIN,
+    Provider,
+    ProviderSettings,
+    Zone,
+    list_whole_zone,
+    longest_suffix,
+    zone_not_found,
+)
 from dnsbridge.records import Record
 from dnsbridge.retry import Backoff, Deadline
 from providers.route53_rules import (
@@ -339,7 +347,7 @@ class Route53Provider(Provider):
         servers = tuple(
             str(s).rstrip(".").lower() for s in ((reply.get("DelegationSet") or {}).get("NameServers") or [])
         )
-        return Zone(name=hosted.name, id=hosted.id, nameservers=servers)
+        return Zone(name=hosted.name, id=hosted.id, nameservers=servers, size=hosted.sets)
 
     # records -----------------------------------------------------------------------------
     def read(self, zone: Zone, names_: Sequence[str]) -> list[Record]:
@@ -355,9 +363,11 @@ class Route53Provider(Provider):
                 self._remember(zone, {name: records})
                 out.extend(records)
             return out
-        if len(names_) > ZONE_READ_NAMES:
+        # The listing is kept for the rest of the run, so it is weighed against the names of
+        # every domain of the run, not only those of this round.
+        if list_whole_zone(max(len(names_), NAMES_PER_DOMAIN * self.settings.domains), zone.size, RECORD_PAGE):
             # Many names (many domains of one run): one listing of the zone, 300 sets a page, is
-            # fewer calls than one per name; it is kept and used for the rest of the run.
+            # fewer calls than one per name.
             listed = self._list_sets(zone, None, start=None)
             by_name: dict[str, list[Record]] = {}
             for record in listed:
@@ -596,6 +606,7 @@ class HostedZone:
     id: str  # without the "/hostedzone/" prefix
     name: str  # normalised
     private: bool
+    sets: int | None = None  # ResourceRecordSetCount
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> HostedZone | None:
@@ -604,12 +615,14 @@ class HostedZone:
             return None
         zone_id = str(item.get("Id", ""))
         zone_id = zone_id[len(_PREFIX) :] if zone_id.startswith(_PREFIX) else zone_id
-        return cls(zone_id, name, bool((item.get("Config") or {}).get("PrivateZone")))
+        count = item.get("ResourceRecordSetCount")
+        sets = int(count) if isinstance(count, int | str) and str(count).isdigit() else None
+        return cls(zone_id, name, bool((item.get("Config") or {}).get("PrivateZone")), sets)
 
     def zone(self) -> Zone:
         # Nameservers are left empty: ListHostedZonesByName doesn't carry them and a GetHostedZone
         # per domain would spend a call (of 5/s) on what the core resolves over DNS anyway.
-        return Zone(name=self.name, id=self.id)
+        return Zone(name=self.name, id=self.id, size=self.sets)
 
 
 # Route 53's presentation forms ---------------------------------------------------------------

@@ -11,8 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dnsbridge.provider import ProviderSettings, list_whole_zone
 from dnsbridge.ratelimit import DOCUMENTED, Limits, Quota, SlidingWindow
+from dnsbridge.sandbox.zones import StoredRecord
 from dnsbridge.testing import run
+from providers.dnspod import DnspodProvider
 from tests.worlds import StoreWorld
 from tests.worlds_cloudflare import CloudflareWorld
 from tests.worlds_route53 import Route53World
@@ -190,3 +193,37 @@ def test_domains_of_one_zone_share_reads_and_write_batches(make: Callable[[], St
             assert writes < len(domains) / 2, writes  # a batch per zone per round, not per domain
         rerun = run(w, "onboard", *domains, "--no-wait", "--concurrency", "12", "-o", "json")
         assert rerun.exit_code == 0 and w.writes() - before == writes
+
+
+@pytest.mark.parametrize(
+    ("names", "size", "page", "whole"),
+    [
+        (3, None, 300, False),  # one domain reads its own names, whatever the zone
+        (8, 10, 300, False),
+        (9, None, 300, True),  # several domains, size unknown: one listing (one page, likely)
+        (9, 2_000, 300, True),  # 7 pages < 9 names
+        (9, 2_700, 300, False),  # 9 pages: no cheaper than a call per name
+        (9, 100_000, 3_000, False),  # 34 pages
+        (3_000, 100_000, 300, True),  # 334 pages for a run's 3,000 names (Route 53 keeps the listing)
+    ],
+)
+def test_a_whole_zone_is_listed_only_when_that_takes_fewer_calls(
+    names: int, size: int | None, page: int, whole: bool
+) -> None:
+    assert list_whole_zone(names, size, page) is whole
+
+
+def test_a_big_dnspod_zone_is_read_name_by_name(world: StoreWorld) -> None:
+    # 27,001 records: a listing would be 10 calls of 3,000, more than the 9 names of 3 domains.
+    for i in range(27_000):
+        world.box.store.add("example.com", StoredRecord(0, f"h{i}.example.com", "A", "192.0.2.1"))
+    provider = DnspodProvider(ProviderSettings(env=world.env(), domains=3))
+    zone = provider.find_zone("a.example.com")
+    assert zone.size == 27_000
+    wanted = [f"{prefix}{d}.example.com" for d in "abc" for prefix in ("", "_dmarc.", "s._domainkey.")]
+    before = world.box.tencent.count("dnspod", "DescribeRecordList")
+
+    assert provider.read(zone, wanted) == []
+
+    listed = [c.params for c in world.box.tencent.calls if c.action == "DescribeRecordList"][before:]
+    assert len(listed) == 9 and all("Subdomain" in p for p in listed)

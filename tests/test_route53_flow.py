@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from dnsbridge.provider import ProviderSettings
 from dnsbridge.sandbox.faults import Fault, Kind, Once, Request
 from dnsbridge.testing import run
+from providers.route53 import Route53Provider
 from tests.worlds_route53 import Route53World
 
 R53 = "{https://route53.amazonaws.com/doc/2013-04-01/}"
@@ -143,3 +145,39 @@ def test_many_domains_list_the_zone_once_and_write_in_few_batches(world: Route53
     rerun = run(world, "onboard", *domains, "--no-wait", "--concurrency", "15", "-o", "json")
     assert rerun.exit_code == 0
     assert all(r["action"] == "unchanged" for d in rerun.document["domains"] for r in d["records"])
+
+
+@pytest.mark.parametrize(
+    ("domains", "calls"),
+    [
+        (3, 18),  # 9 names, read one by one in each of two rounds: fewer calls than a listing
+        (1000, 21),  # 3,000 names to come: the zone is listed once (21 pages) and kept
+    ],
+)
+def test_a_big_zone_is_listed_only_when_the_run_is_big_enough(world: Route53World, domains: int, calls: int) -> None:
+    # 6,000 sets of someone else's, plus the zone's SOA and NS: a listing is 21 pages of 300.
+    zone_id = world._zone_ids["example.com"]
+    for start in range(0, 6_000, 1_000):
+        changes = [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"h{i}.example.com.",
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": "192.0.2.1"}],
+                },
+            }
+            for i in range(start, start + 1_000)
+        ]
+        world.client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    provider = Route53Provider(ProviderSettings(env=world.env(), domains=domains))
+    zone = provider.find_zone("a.example.com")
+    assert zone.size == 6_002  # with the zone's SOA and NS
+    wanted = [f"{prefix}{d}.example.com" for d in "abc" for prefix in ("", "_dmarc.", "s._domainkey.")]
+    before = world.mirror.count("GET", "/rrset")
+
+    assert provider.read(zone, wanted) == []
+    assert provider.read(zone, wanted) == []  # a second round: from the listing, if there is one
+
+    assert world.mirror.count("GET", "/rrset") - before == calls
