@@ -154,8 +154,11 @@ def run(provider: str, n: int, latency: float, concurrency: int) -> Result:
 
 
 def _fold(path: str) -> str:
-    parts = ["{id}" if (len(p) >= 12 and any(ch.isdigit() for ch in p)) else p for p in path.split("/")]
-    return "/".join(parts)
+    """A path with its ids (zone ids, Route 53 change ids like C2682N5HXP0BZ4) folded to {id}."""
+    def is_id(part: str) -> bool:
+        return len(part) >= 12 and (any(ch.isdigit() for ch in part) or part.isupper())
+
+    return "/".join("{id}" if is_id(p) else p for p in path.split("/"))
 
 
 def main() -> None:

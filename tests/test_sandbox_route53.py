@@ -332,3 +332,16 @@ def test_a_lost_reply_does_what_route53_would(
         change(once, zone, *batch)
     assert mirror.chaos.count(Kind.LOST_REPLY) == 1
     assert sets(once, zone) == after
+
+
+def test_each_change_gets_its_own_id_and_each_is_insync(client: Any, zone: str) -> None:
+    # moto alone answers every change with one fixed id; Route 53 gives each its own.
+    ids = []
+    for value in ('"one"', '"two"'):
+        reply = client.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [upsert([value], name=f"id{len(ids)}.{WWW}")]}
+        )
+        ids.append(reply["ChangeInfo"]["Id"])
+    assert len(set(ids)) == 2
+    assert all(i.startswith("/change/C") and len(i) == len("/change/C2682N5HXP0BZ4") for i in ids)
+    assert all(client.get_change(Id=i)["ChangeInfo"]["Status"] == "INSYNC" for i in ids)

@@ -53,7 +53,9 @@ import contextlib
 import io
 import logging
 import re
+import secrets
 import socket
+import string
 import threading
 import time
 import uuid
@@ -206,7 +208,7 @@ class Route53Mirror:
             if sent != body:
                 environ["wsgi.input"] = io.BytesIO(sent)
                 environ["CONTENT_LENGTH"] = str(len(sent))
-            return app(environ, start_response)
+            return _own_change_id(app(environ, start_response))
 
     def _check_changes(self, path: str, body: bytes) -> tuple[str | None, bytes]:
         """(Route 53's refusal of the batch, or None; the body to hand to moto). A body that isn't
@@ -323,6 +325,25 @@ def _error_answer(fault: Fault, environ: dict[str, Any], start_response: Any) ->
         credential = str(environ.get("HTTP_AUTHORIZATION") or "")
         return _xml_answer(start_response, "403 Forbidden", DENIED_XML, credential=credential)
     return _xml_answer(start_response, "503 Service Unavailable", UNAVAILABLE_XML)
+
+
+# moto 5 answers every ChangeResourceRecordSets with this one ChangeInfo Id (and every GetChange
+# with INSYNC); Route 53 gives each change its own, which a client then polls once per change.
+MOTO_CHANGE_ID = b"/change/C2682N5HXP0BZ4"
+_CHANGE_ID_CHARS = string.ascii_uppercase + string.digits
+
+
+def _own_change_id(answer: Any) -> list[bytes]:
+    """The answer with a change id of its own (as long as moto's, so Content-Length holds)."""
+    try:
+        data = b"".join(answer)
+    finally:
+        if hasattr(answer, "close"):
+            answer.close()
+    if MOTO_CHANGE_ID in data:
+        unique = "C" + "".join(secrets.choice(_CHANGE_ID_CHARS) for _ in range(len(MOTO_CHANGE_ID) - len("/change/C")))
+        data = data.replace(MOTO_CHANGE_ID, b"/change/" + unique.encode())
+    return [data]
 
 
 def _xml_answer(start_response: Any, status: str, template: str, **fields: str) -> list[bytes]:
