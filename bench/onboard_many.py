@@ -155,6 +155,7 @@ def run(provider: str, n: int, latency: float, concurrency: int) -> Result:
 
 def _fold(path: str) -> str:
     """A path with its ids (zone ids, Route 53 change ids like C2682N5HXP0BZ4) folded to {id}."""
+
     def is_id(part: str) -> bool:
         return len(part) >= 12 and (any(ch.isdigit() for ch in part) or part.isupper())
 
