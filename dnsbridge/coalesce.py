@@ -143,9 +143,12 @@ class ZoneBatching:
 
     def _read_all(self, _: str, items: Sequence[tuple[Zone, Sequence[str]]]) -> list[list[Record]]:
         zone = items[0][0]
-        wanted = sorted({n for _, names in items for n in names})
-        records = self.inner.read(zone, wanted)
-        return [[r for r in records if r.name in set(names)] for _, names in items]
+        records = self.inner.read(zone, sorted({n for _, names in items for n in names}))
+        shares = []
+        for _zone, names in items:
+            mine = set(names)
+            shares.append([r for r in records if r.name in mine])
+        return shares
 
     def _apply_all(self, _: str, items: Sequence[tuple[Zone, Plan]]) -> list[BaseException | None]:
         zone = items[0][0]

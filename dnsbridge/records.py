@@ -159,6 +159,20 @@ def _host(value: str, rtype: str, name: str) -> str:
         raise UnexpectedAnswer(f"SES sent {value!r} as the {rtype} target at {name}: not a host name") from None
 
 
+# Types whose value is a host name: stored with or without the trailing dot, in any case.
+HOST_TYPES = ("MX", "CNAME", "NS")
+
+
+def stored_value(rtype: str, content: str) -> str:
+    """A value as a zone's API holds it (TXT in presentation form, quoted and escaped; a host
+    perhaps with a trailing dot and capitals), in the form the core compares."""
+    if rtype == "TXT":
+        return unquote(content)
+    if rtype in HOST_TYPES:
+        return content.rstrip(".").lower()
+    return content
+
+
 def wanted_names(records: Iterable[DesiredRecord]) -> list[str]:
     """The names a provider must read, all types at each: SES's names and nothing else.
 

@@ -49,8 +49,8 @@ from dnsbridge.provider import (
     longest_suffix,
     zone_not_found,
 )
-from dnsbridge.records import Record
-from dnsbridge.txt import quote, unquote
+from dnsbridge.records import Record, stored_value
+from dnsbridge.txt import quote
 
 if TYPE_CHECKING:
     import cloudflare
@@ -69,7 +69,6 @@ BATCH_LIMIT = 200  # operations per dns.records.batch on the Free plan (3,500 on
 ZONE_PAGE = 5000  # dns_records: per_page up to 5,000,000; pages of 5,000 keep replies small
 ZONES_PAGE = 50  # zones: per_page at most 50
 AUTOMATIC_TTL = 1  # Cloudflare's "automatic" TTL (served as 300 s)
-HOST_TYPES = ("MX", "CNAME", "NS")
 ZONE_ID = re.compile(r"[0-9a-f]{32}")
 # The SDK's own retries are off. Our RetryPolicy already retries 429 (honouring `retry-after`),
 # 5xx and connection errors with backoff; SDK retries underneath would multiply the attempts
@@ -324,14 +323,8 @@ class CloudflareProvider(Provider):
             name = names.normalise(raw_name)
         except InvalidDomain:
             return None  # a wildcard or other name we never write
-        value = str(item.get("content") or "")
-        priority = None
-        if rtype == "TXT":
-            value = unquote(value)
-        elif rtype in HOST_TYPES:
-            value = value.rstrip(".").lower()
-        if rtype == "MX":
-            priority = int(item.get("priority") or 0)
+        value = stored_value(rtype, str(item.get("content") or ""))
+        priority = int(item.get("priority") or 0) if rtype == "MX" else None
         ttl = item.get("ttl")
         return Record(
             name=name,

@@ -21,16 +21,14 @@ from dnsbridge import names
 from dnsbridge.errors import ApiError, InvalidDomain, UnexpectedAnswer
 from dnsbridge.plan import Action, Change, Plan
 from dnsbridge.provider import Provider, ProviderSettings, Zone, list_whole_zone, longest_suffix, zone_not_found
-from dnsbridge.records import Record
+from dnsbridge.records import HOST_TYPES, Record, stored_value
 from dnsbridge.tencent import Endpoint, TencentApi, credentials_from, endpoint_from
-from dnsbridge.txt import unquote
 
 VERSION = "2021-03-23"
 DEFAULT_HOST = "dnspod.tencentcloudapi.com"
 DEFAULT_LINE = "默认"
 DEFAULT_TTL = 600  # the lowest TTL of DNSPod's free plan (lower: LimitExceeded.RecordTtlLimit)
 PAGE = 3000  # DescribeDomainList / DescribeRecordList: Limit at most 3000
-HOST_TYPES = ("MX", "CNAME", "NS")
 
 
 class DnspodProvider(Provider):
@@ -151,14 +149,8 @@ class DnspodProvider(Provider):
         rtype = str(item.get("Type", "")).upper()
         rel = str(item.get("Name", "@"))
         name = zone.name if rel == "@" else f"{rel.lower()}.{zone.name}"
-        value = str(item.get("Value", ""))
-        priority = None
-        if rtype == "TXT":
-            value = unquote(value)
-        elif rtype in HOST_TYPES:
-            value = value.rstrip(".").lower()
-        if rtype == "MX":
-            priority = int(item.get("MX") or 0)
+        value = stored_value(rtype, str(item.get("Value", "")))
+        priority = int(item.get("MX") or 0) if rtype == "MX" else None
         ref = str(item.get("RecordId"))
         self._lines[ref] = str(item.get("Line") or DEFAULT_LINE)
         return Record(name=name, type=rtype, value=value, priority=priority, ttl=item.get("TTL"), ref=ref)

@@ -375,7 +375,8 @@ class Route53Provider(Provider):
             with self._snapshot_lock:
                 self._snapshots[zone.id] = by_name
                 stale.clear()
-            return [r for r in listed if r.name in set(names_)]
+            wanted = set(names_)
+            return [r for r in listed if r.name in wanted]
         out = []
         for name in names_:
             out.extend(self._read_name(zone, name))
