@@ -133,7 +133,8 @@ def _onboard_options(fn: Any) -> Any:
                 callback=_not_nan,
                 default=900,
                 show_default=True,
-                help="Seconds to wait for verification, all stages together. [env DNSBRIDGE_TIMEOUT]",
+                help="Seconds for the whole run of a domain: API retries, provider sync, propagation, verification. "
+                "[env DNSBRIDGE_TIMEOUT]",
             ),
             click.option(
                 "--ttl",
